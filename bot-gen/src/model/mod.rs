@@ -1,0 +1,255 @@
+//! The resource model: one parser of `#[kube(...)]` and `#[genclient(...)]`,
+//! shared by bot-derive (per type, at compile time) and the generator (per
+//! crate, in build.rs), so the two can never disagree about what a key means.
+//!
+//! The model borrows nothing from the input but keeps the original `syn`
+//! nodes where a later error must point at them.
+
+mod parse;
+mod verbs;
+
+use proc_macro2::Span;
+use syn::{Ident, Path, Visibility};
+
+pub use parse::{Errors, parse_resource};
+pub use verbs::{Verb, VerbSet};
+
+/// Everything the attributes say about one custom resource.
+#[derive(Debug, Clone)]
+pub struct ResourceModel {
+    /// The annotated spec struct, e.g. `BotSpec`.
+    pub spec_ident: Ident,
+    /// Visibility of the spec struct; the root type gets the same.
+    pub vis: Visibility,
+    /// The generated root type, e.g. `Bot` (`root = "..."`, else the kind).
+    pub root_ident: Ident,
+    /// API group, e.g. `botops.dev`.
+    pub group: String,
+    /// API version, e.g. `v1alpha1`.
+    pub version: String,
+    /// Kind, e.g. `Bot`.
+    pub kind: String,
+    /// Lower-case plural resource name, e.g. `bots`.
+    pub plural: String,
+    /// Lower-case singular name, e.g. `bot`.
+    pub singular: String,
+    /// Namespaced (`namespaced`) or cluster-scoped (the key absent).
+    pub namespaced: bool,
+    /// The status type (`status = "BotStatus"`), if any.
+    pub status: Option<Path>,
+    /// Short names for kubectl (`shortname = "..."`, repeatable).
+    pub shortnames: Vec<String>,
+    /// Categories (`category = "..."`, repeatable).
+    pub categories: Vec<String>,
+    /// Additional printer columns.
+    pub printcolumns: Vec<PrintColumn>,
+    /// Selectable fields (`selectable = ".spec.x"`, repeatable).
+    pub selectable: Vec<String>,
+    /// Scale subresource.
+    pub scale: Option<Scale>,
+    /// Labels put on the CRD object.
+    pub labels: Vec<(String, String)>,
+    /// Annotations put on the CRD object.
+    pub annotations: Vec<(String, String)>,
+    /// Whether this version is the storage version (default true).
+    pub storage: bool,
+    /// Whether this version is served (default true).
+    pub served: bool,
+    /// Deprecation: `None` (not deprecated), `Some(None)` (deprecated, default
+    /// warning), `Some(Some(w))` (deprecated with warning `w`).
+    pub deprecated: Option<Option<String>>,
+    /// CEL rules at the root of the schema (`validation = "rule"` or
+    /// `validation(rule = "...", message = "...")`).
+    pub validations: Vec<CelRule>,
+    /// Extra derives on the root type (`derive = "PartialEq"`).
+    pub derives: Vec<Path>,
+    /// Doc string of the root type (`doc = "..."`).
+    pub doc: Option<String>,
+    /// The verbs of the typed client (from `#[genclient(...)]`).
+    pub verbs: VerbSet,
+    /// Extra client methods on subresources (`#[genclient(method(...))]`).
+    pub methods: Vec<ExtraMethod>,
+    /// Paths of the crates the generated code refers to.
+    pub crates: Crates,
+    /// Span of the `#[kube]` attribute, for errors about the whole resource.
+    pub span: Span,
+}
+
+/// One additional printer column of `kubectl get`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrintColumn {
+    /// Column header.
+    pub name: String,
+    /// OpenAPI type: string, integer, number, boolean or date.
+    pub type_: String,
+    /// JSONPath into the object, e.g. `.spec.platform`.
+    pub json_path: String,
+    /// Human-readable description.
+    pub description: Option<String>,
+    /// 0 shows in the standard view; higher only in `-o wide`.
+    pub priority: Option<i32>,
+    /// OpenAPI format, e.g. `date-time`.
+    pub format: Option<String>,
+}
+
+/// The scale subresource's paths.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scale {
+    /// JSONPath of the desired replicas, e.g. `.spec.replicas`.
+    pub spec_replicas_path: String,
+    /// JSONPath of the observed replicas, e.g. `.status.replicas`.
+    pub status_replicas_path: String,
+    /// JSONPath of the serialized label selector, e.g. `.status.selector`.
+    pub label_selector_path: Option<String>,
+}
+
+/// A CEL validation rule (`x-kubernetes-validations`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CelRule {
+    /// The CEL expression.
+    pub rule: String,
+    /// Message shown when the rule fails.
+    pub message: Option<String>,
+}
+
+/// An extra method of the typed client, as client-gen's `+genclient:method=`.
+#[derive(Debug, Clone)]
+pub struct ExtraMethod {
+    /// Rust name of the method, e.g. `get_scale`.
+    pub name: Ident,
+    /// The HTTP verb it is built on.
+    pub verb: Verb,
+    /// The subresource, e.g. `scale`.
+    pub subresource: Option<String>,
+    /// Input type (for update/create/patch methods).
+    pub input: Option<Path>,
+    /// Result type.
+    pub result: Option<Path>,
+}
+
+/// Paths of crates used by generated code, overridable with
+/// `#[kube(crates(kube = "...", ...))]` for users who rename them.
+#[derive(Debug, Clone)]
+pub struct Crates {
+    /// `::kube`
+    pub kube: Path,
+    /// `::k8s_openapi`
+    pub k8s_openapi: Path,
+    /// `::schemars`
+    pub schemars: Path,
+    /// `::serde`
+    pub serde: Path,
+    /// `::serde_json`
+    pub serde_json: Path,
+    /// `::bot_runtime`
+    pub bot_runtime: Path,
+}
+
+impl Default for Crates {
+    fn default() -> Self {
+        Self {
+            kube: syn::parse_quote!(::kube),
+            k8s_openapi: syn::parse_quote!(::k8s_openapi),
+            schemars: syn::parse_quote!(::schemars),
+            serde: syn::parse_quote!(::serde),
+            serde_json: syn::parse_quote!(::serde_json),
+            bot_runtime: syn::parse_quote!(::bot_runtime),
+        }
+    }
+}
+
+impl ResourceModel {
+    /// `group/version`.
+    pub fn api_version(&self) -> String {
+        format!("{}/{}", self.group, self.version)
+    }
+
+    /// The CRD's name, `plural.group`.
+    pub fn crd_name(&self) -> String {
+        format!("{}.{}", self.plural, self.group)
+    }
+
+    /// Whether the status subresource exists.
+    pub fn has_status(&self) -> bool {
+        self.status.is_some()
+    }
+}
+
+/// Lower-cased English plural of a kind, with the exceptions Go's generators
+/// got wrong ("Gatewaies"): consonant + y -> ies, vowel + y -> ys, s/x/z/ch/sh -> es.
+pub fn to_plural(singular: &str) -> String {
+    let s = singular.to_ascii_lowercase();
+    match s.as_str() {
+        "endpoints" | "metadata" | "data" | "series" | "species" => return s,
+        "person" => return "people".into(),
+        _ => {}
+    }
+    if let Some(stem) = s.strip_suffix('y') {
+        if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) {
+            return format!("{stem}ies");
+        }
+    }
+    if s.ends_with('s') || s.ends_with('x') || s.ends_with('z') || s.ends_with("ch") || s.ends_with("sh") {
+        return format!("{s}es");
+    }
+    format!("{s}s")
+}
+
+/// snake_case of a CamelCase identifier (`EventBinding` -> `event_binding`).
+pub fn to_snake(camel: &str) -> String {
+    let mut out = String::new();
+    let chars: Vec<char> = camel.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else if *c == '-' || *c == '.' {
+            out.push('_');
+        } else {
+            out.push(*c);
+        }
+    }
+    out
+}
+
+/// CamelCase of a group's first label or a version (`botops.dev` -> `Botops`,
+/// `v1alpha1` -> `V1alpha1`).
+pub fn to_camel(s: &str) -> String {
+    s.split(['-', '_', '.'])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals() {
+        assert_eq!(to_plural("Bot"), "bots");
+        assert_eq!(to_plural("EventBinding"), "eventbindings");
+        assert_eq!(to_plural("Gateway"), "gateways");
+        assert_eq!(to_plural("Policy"), "policies");
+        assert_eq!(to_plural("Ingress"), "ingresses");
+        assert_eq!(to_plural("Box"), "boxes");
+        assert_eq!(to_plural("Endpoints"), "endpoints");
+    }
+
+    #[test]
+    fn snake_and_camel() {
+        assert_eq!(to_snake("EventBinding"), "event_binding");
+        assert_eq!(to_snake("HTTPRoute"), "http_route");
+        assert_eq!(to_snake("Bot"), "bot");
+        assert_eq!(to_camel("botops"), "Botops");
+        assert_eq!(to_camel("v1alpha1"), "V1alpha1");
+        assert_eq!(to_camel("cert-manager"), "CertManager");
+    }
+}

@@ -1,0 +1,265 @@
+//! `InformerFactory`: one shared informer per kind, the generic core of generated informer factories.
+
+use std::{
+    any::{Any, TypeId},
+    collections::{BTreeMap, HashMap},
+    fmt::Debug,
+    sync::Arc,
+    time::Duration,
+};
+
+use futures::future::BoxFuture;
+use kube::{
+    Api, Client, Resource,
+    api::ObjectMeta,
+    core::{ClusterResourceScope, NamespaceResourceScope},
+    runtime::watcher,
+};
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+
+use crate::informer::{InformerConfig, SharedIndexInformer};
+
+/// The scope of a kind, known at compile time; builds its [`Api`].
+///
+/// Implemented for k8s-openapi's [`NamespaceResourceScope`] and
+/// [`ClusterResourceScope`], the scopes of k8s-openapi types and of derived
+/// custom resources.
+pub trait KindScope {
+    /// Whether objects of the kind live in namespaces.
+    const NAMESPACED: bool;
+    /// An [`Api`] over `namespace` when given and the kind is namespaced, else over all.
+    fn api<K>(client: Client, namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>;
+}
+
+impl KindScope for NamespaceResourceScope {
+    const NAMESPACED: bool = true;
+    fn api<K>(client: Client, namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>,
+    {
+        match namespace {
+            Some(ns) => Api::namespaced(client, ns),
+            None => Api::all(client),
+        }
+    }
+}
+
+impl KindScope for ClusterResourceScope {
+    const NAMESPACED: bool = false;
+    fn api<K>(client: Client, _namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self, DynamicType = ()>,
+    {
+        Api::all(client)
+    }
+}
+
+/// Whether kind `K` is namespaced.
+pub fn is_namespaced<K>() -> bool
+where
+    K: Resource<DynamicType = ()>,
+    K::Scope: KindScope,
+{
+    <K::Scope as KindScope>::NAMESPACED
+}
+
+/// An [`Api`] for `K` over `namespace` (ignored for cluster-scoped kinds) or all namespaces.
+pub fn api_for<K>(client: Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = ()>,
+    K::Scope: KindScope,
+{
+    <K::Scope as KindScope>::api::<K>(client, namespace)
+}
+
+/// The key of a kind in [`InformerFactory::wait_for_cache_sync`]: `group/version/Kind`
+/// (`v1/ConfigMap` for the core group).
+pub fn kind_key<K: Resource<DynamicType = ()>>() -> String {
+    format!("{}/{}", K::api_version(&()), K::kind(&()))
+}
+
+type TweakFn = Arc<dyn Fn(&mut watcher::Config) + Send + Sync>;
+type MetaTransformFn = Arc<dyn Fn(&mut ObjectMeta) + Send + Sync>;
+
+#[derive(Clone, Default)]
+struct Options {
+    default_resync: Option<Duration>,
+    namespace: Option<String>,
+    tweak: Option<TweakFn>,
+    transform: Option<MetaTransformFn>,
+    custom_resync: HashMap<TypeId, Duration>,
+}
+
+trait ErasedInformer: Send + Sync {
+    fn start(&self);
+    fn wait_for_sync(&self) -> BoxFuture<'_, bool>;
+    fn shutdown(&self) -> BoxFuture<'_, ()>;
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+}
+
+impl<K> ErasedInformer for Arc<SharedIndexInformer<K>>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    fn start(&self) {
+        self.run();
+    }
+    fn wait_for_sync(&self) -> BoxFuture<'_, bool> {
+        Box::pin(SharedIndexInformer::wait_for_sync(self))
+    }
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(SharedIndexInformer::shutdown(self))
+    }
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+}
+
+struct Entry {
+    key: String,
+    informer: Arc<dyn ErasedInformer>,
+    started: bool,
+}
+
+/// Creates and owns shared informers, one per kind however often asked.
+///
+/// Cheap to clone (clones share the informers); configure with the `with_*`
+/// builders before the first [`informer_for`](Self::informer_for).
+#[derive(Clone)]
+pub struct InformerFactory {
+    client: Client,
+    options: Arc<Options>,
+    informers: Arc<Mutex<HashMap<TypeId, Entry>>>,
+}
+
+impl Debug for InformerFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<String> = self.informers.lock().values().map(|e| e.key.clone()).collect();
+        f.debug_struct("InformerFactory")
+            .field("namespace", &self.options.namespace)
+            .field("default_resync", &self.options.default_resync)
+            .field("informers", &keys)
+            .finish()
+    }
+}
+
+impl InformerFactory {
+    /// A factory watching all namespaces with `default_resync` (`None`: no resync).
+    pub fn new(client: Client, default_resync: Option<Duration>) -> Self {
+        let options = Options { default_resync, ..Options::default() };
+        Self { client, options: Arc::new(options), informers: Arc::default() }
+    }
+
+    /// Watches only `namespace` (for namespaced kinds; cluster-scoped kinds
+    /// are watched whole). Default: all namespaces.
+    #[must_use]
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.options).namespace = Some(namespace.into());
+        self
+    }
+
+    /// Adjusts every informer's list/watch options (e.g. a label selector).
+    #[must_use]
+    pub fn with_tweak_list_options(mut self, f: impl Fn(&mut watcher::Config) + Send + Sync + 'static) -> Self {
+        Arc::make_mut(&mut self.options).tweak = Some(Arc::new(f));
+        self
+    }
+
+    /// Transforms the metadata of every object of every kind before caching
+    /// (e.g. `|m| m.managed_fields = None`).
+    #[must_use]
+    pub fn with_transform(mut self, f: impl Fn(&mut ObjectMeta) + Send + Sync + 'static) -> Self {
+        Arc::make_mut(&mut self.options).transform = Some(Arc::new(f));
+        self
+    }
+
+    /// Overrides the resync period of kind `K`.
+    #[must_use]
+    pub fn with_custom_resync<K: 'static>(mut self, period: Duration) -> Self {
+        Arc::make_mut(&mut self.options).custom_resync.insert(TypeId::of::<K>(), period);
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The namespace watched, if restricted.
+    pub fn namespace(&self) -> Option<&str> {
+        self.options.namespace.as_deref()
+    }
+
+    /// The shared informer of kind `K`, created (not started) on first request.
+    pub fn informer_for<K>(&self) -> Arc<SharedIndexInformer<K>>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        K::Scope: KindScope,
+    {
+        let type_id = TypeId::of::<K>();
+        let mut informers = self.informers.lock();
+        if let Some(entry) = informers.get(&type_id) {
+            return entry
+                .informer
+                .as_any()
+                .downcast_ref::<Arc<SharedIndexInformer<K>>>()
+                .expect("informers are keyed by the TypeId of their kind")
+                .clone();
+        }
+        let opts = &self.options;
+        let mut watcher_config = watcher::Config::default();
+        if let Some(tweak) = &opts.tweak {
+            tweak(&mut watcher_config);
+        }
+        let resync = opts.custom_resync.get(&type_id).copied().or(opts.default_resync);
+        let mut config = InformerConfig::<K>::new().watcher(watcher_config).resync(resync);
+        if let Some(transform) = opts.transform.clone() {
+            config = config.transform(move |obj: &mut K| transform(obj.meta_mut()));
+        }
+        let api = api_for::<K>(self.client.clone(), opts.namespace.as_deref());
+        let informer = Arc::new(SharedIndexInformer::new(api, config));
+        informers.insert(type_id, Entry { key: kind_key::<K>(), informer: Arc::new(informer.clone()), started: false });
+        informer
+    }
+
+    /// Starts every informer not started yet; call again after asking for more kinds.
+    pub fn start(&self) {
+        let mut informers = self.informers.lock();
+        for entry in informers.values_mut().filter(|e| !e.started) {
+            entry.informer.start();
+            entry.started = true;
+        }
+    }
+
+    /// Number of informers started by [`start`](Self::start) so far.
+    pub fn started(&self) -> usize {
+        self.informers.lock().values().filter(|e| e.started).count()
+    }
+
+    /// Waits until every started informer has synced; reports each by
+    /// [`kind_key`] (`false`: shut down before it synced).
+    pub async fn wait_for_cache_sync(&self) -> BTreeMap<String, bool> {
+        let started: Vec<(String, Arc<dyn ErasedInformer>)> = {
+            let informers = self.informers.lock();
+            informers.values().filter(|e| e.started).map(|e| (e.key.clone(), e.informer.clone())).collect()
+        };
+        let mut result = BTreeMap::new();
+        for (key, informer) in started {
+            let synced = informer.wait_for_sync().await;
+            result.insert(key, synced);
+        }
+        result
+    }
+
+    /// Stops every informer and waits for their tasks.
+    pub async fn shutdown(&self) {
+        let all: Vec<Arc<dyn ErasedInformer>> =
+            self.informers.lock().values().map(|e| e.informer.clone()).collect();
+        for informer in all {
+            informer.shutdown().await;
+        }
+    }
+}

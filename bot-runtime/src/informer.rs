@@ -1,0 +1,425 @@
+//! `SharedIndexInformer<K>`: one watch, one indexed cache, many event handlers.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Debug,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::StreamExt;
+use kube::{Api, Resource, runtime::watcher};
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+
+use crate::{
+    lister::Lister,
+    reflector::{Delta, Reflector, TransformFn, watch_stream},
+    store::{IndexFn, Store},
+};
+
+/// Receives the events of a [`SharedIndexInformer`].
+///
+/// Each handler runs on a task of its own, fed by an unbounded channel, so a
+/// slow handler delays only itself. Calls to one handler are sequential and
+/// in the order of the cache's changes. Objects are shared: clone to modify.
+pub trait EventHandler<K>: Send + Sync + 'static {
+    /// An object was added; `is_in_initial_list` is true for objects of the
+    /// first list and for the synthetic adds a late handler receives.
+    fn on_add(&self, obj: &Arc<K>, is_in_initial_list: bool) {
+        let _ = (obj, is_in_initial_list);
+    }
+    /// An object changed; on a periodic resync `old` and `new` are the same object.
+    fn on_update(&self, old: &Arc<K>, new: &Arc<K>) {
+        let _ = (old, new);
+    }
+    /// An object was deleted; `final_state_unknown` when the deletion was
+    /// only inferred from a relist (`obj` is then the last cached state).
+    fn on_delete(&self, obj: &Arc<K>, final_state_unknown: bool) {
+        let _ = (obj, final_state_unknown);
+    }
+}
+
+type AddFn<K> = Box<dyn Fn(&Arc<K>, bool) + Send + Sync>;
+type UpdateFn<K> = Box<dyn Fn(&Arc<K>, &Arc<K>) + Send + Sync>;
+
+/// An [`EventHandler`] made of closures; unset callbacks do nothing.
+///
+/// ```
+/// # use bot_runtime::informer::HandlerFuncs;
+/// # use k8s_openapi::api::core::v1::ConfigMap;
+/// let handler = HandlerFuncs::<ConfigMap>::new()
+///     .on_add(|cm, initial| println!("add {:?} {initial}", cm.metadata.name))
+///     .on_delete(|cm, _| println!("delete {:?}", cm.metadata.name));
+/// ```
+pub struct HandlerFuncs<K> {
+    add: Option<AddFn<K>>,
+    update: Option<UpdateFn<K>>,
+    delete: Option<AddFn<K>>,
+}
+
+impl<K> Default for HandlerFuncs<K> {
+    fn default() -> Self {
+        Self { add: None, update: None, delete: None }
+    }
+}
+
+impl<K> Debug for HandlerFuncs<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandlerFuncs")
+            .field("on_add", &self.add.is_some())
+            .field("on_update", &self.update.is_some())
+            .field("on_delete", &self.delete.is_some())
+            .finish()
+    }
+}
+
+impl<K> HandlerFuncs<K> {
+    /// A handler that does nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the add callback `(obj, is_in_initial_list)`.
+    pub fn on_add(mut self, f: impl Fn(&Arc<K>, bool) + Send + Sync + 'static) -> Self {
+        self.add = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the update callback `(old, new)`.
+    pub fn on_update(mut self, f: impl Fn(&Arc<K>, &Arc<K>) + Send + Sync + 'static) -> Self {
+        self.update = Some(Box::new(f));
+        self
+    }
+
+    /// Sets the delete callback `(obj, final_state_unknown)`.
+    pub fn on_delete(mut self, f: impl Fn(&Arc<K>, bool) + Send + Sync + 'static) -> Self {
+        self.delete = Some(Box::new(f));
+        self
+    }
+}
+
+impl<K: Send + Sync + 'static> EventHandler<K> for HandlerFuncs<K> {
+    fn on_add(&self, obj: &Arc<K>, is_in_initial_list: bool) {
+        if let Some(f) = &self.add {
+            f(obj, is_in_initial_list);
+        }
+    }
+    fn on_update(&self, old: &Arc<K>, new: &Arc<K>) {
+        if let Some(f) = &self.update {
+            f(old, new);
+        }
+    }
+    fn on_delete(&self, obj: &Arc<K>, final_state_unknown: bool) {
+        if let Some(f) = &self.delete {
+            f(obj, final_state_unknown);
+        }
+    }
+}
+
+/// Identifies a registered handler, for [`SharedIndexInformer::remove_event_handler`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HandlerId(u64);
+
+/// Options of a [`SharedIndexInformer`].
+pub struct InformerConfig<K> {
+    /// The list/watch options (selectors, page size, streaming lists, ...).
+    /// Default: [`watcher::Config::default()`] (everything, bookmarks on).
+    pub watcher: watcher::Config,
+    /// Period of the resync that redelivers every cached object to every
+    /// handler as `on_update(obj, obj)`. Default: `None` (no resync).
+    pub resync: Option<Duration>,
+    /// Applied to every object before it is cached. Default: `None`.
+    pub transform: Option<TransformFn<K>>,
+}
+
+impl<K> Default for InformerConfig<K> {
+    fn default() -> Self {
+        Self { watcher: watcher::Config::default(), resync: None, transform: None }
+    }
+}
+
+impl<K> Clone for InformerConfig<K> {
+    fn clone(&self) -> Self {
+        Self { watcher: self.watcher.clone(), resync: self.resync, transform: self.transform.clone() }
+    }
+}
+
+impl<K> Debug for InformerConfig<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InformerConfig")
+            .field("watcher", &self.watcher)
+            .field("resync", &self.resync)
+            .field("transform", &self.transform.is_some())
+            .finish()
+    }
+}
+
+impl<K> InformerConfig<K> {
+    /// The defaults (see the fields).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the list/watch options.
+    #[must_use]
+    pub fn watcher(mut self, config: watcher::Config) -> Self {
+        self.watcher = config;
+        self
+    }
+
+    /// Sets the resync period (`None` or zero: no resync).
+    #[must_use]
+    pub fn resync(mut self, period: Option<Duration>) -> Self {
+        self.resync = period.filter(|p| !p.is_zero());
+        self
+    }
+
+    /// Sets the transform applied before caching.
+    #[must_use]
+    pub fn transform(mut self, f: impl Fn(&mut K) + Send + Sync + 'static) -> Self {
+        self.transform = Some(Arc::new(f));
+        self
+    }
+}
+
+struct Dispatch<K> {
+    reflector: Reflector<K>,
+    listeners: BTreeMap<u64, mpsc::UnboundedSender<Delta<K>>>,
+    next_id: u64,
+}
+
+/// A shared informer: one kube watcher feeding one indexed [`Store`] and any
+/// number of [`EventHandler`]s. Hold it in an `Arc`.
+///
+/// Must be used inside a tokio runtime (handlers and the watch run on tasks).
+pub struct SharedIndexInformer<K> {
+    api: Api<K>,
+    watcher_config: watcher::Config,
+    resync: Option<Duration>,
+    store: Store<K>,
+    dispatch: Mutex<Dispatch<K>>,
+    started: AtomicBool,
+    shutdown: watch::Sender<bool>,
+    synced: watch::Sender<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    handler_tasks: Mutex<BTreeMap<u64, JoinHandle<()>>>,
+}
+
+impl<K: Resource> Debug for SharedIndexInformer<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedIndexInformer")
+            .field("url", &self.api.resource_url())
+            .field("store", &self.store)
+            .field("started", &self.started.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl<K> SharedIndexInformer<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    /// An informer over `api` (its scope decides what is watched); not started.
+    pub fn new(api: Api<K>, config: InformerConfig<K>) -> Self {
+        let store = Store::new();
+        let reflector = Reflector::new(store.clone(), config.transform);
+        Self {
+            api,
+            watcher_config: config.watcher,
+            resync: config.resync.filter(|p| !p.is_zero()),
+            store,
+            dispatch: Mutex::new(Dispatch { reflector, listeners: BTreeMap::new(), next_id: 0 }),
+            started: AtomicBool::new(false),
+            shutdown: watch::channel(false).0,
+            synced: watch::channel(false).0,
+            tasks: Mutex::new(Vec::new()),
+            handler_tasks: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Registers a handler. A handler added after the informer has cached
+    /// objects first receives an `on_add(obj, true)` for each of them, then
+    /// live events, with no gap and no duplicate.
+    pub fn add_event_handler(&self, handler: impl EventHandler<K>) -> HandlerId {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Delta<K>>();
+        let id = {
+            let mut dispatch = self.dispatch.lock();
+            for obj in self.store.list() {
+                let _ = tx.send(Delta::Added { obj, is_in_initial_list: true });
+            }
+            let id = dispatch.next_id;
+            dispatch.next_id += 1;
+            dispatch.listeners.insert(id, tx);
+            id
+        };
+        let task = tokio::spawn(async move {
+            while let Some(delta) = rx.recv().await {
+                let call = AssertUnwindSafe(|| match &delta {
+                    Delta::Added { obj, is_in_initial_list } => handler.on_add(obj, *is_in_initial_list),
+                    Delta::Updated { old, new } => handler.on_update(old, new),
+                    Delta::Deleted { obj, final_state_unknown } => handler.on_delete(obj, *final_state_unknown),
+                });
+                if std::panic::catch_unwind(call).is_err() {
+                    tracing::error!("informer event handler panicked");
+                }
+            }
+        });
+        self.handler_tasks.lock().insert(id, task);
+        HandlerId(id)
+    }
+
+    /// Unregisters a handler; events already queued for it are still
+    /// delivered. Returns whether it was registered.
+    pub fn remove_event_handler(&self, id: HandlerId) -> bool {
+        let removed = self.dispatch.lock().listeners.remove(&id.0).is_some();
+        self.handler_tasks.lock().remove(&id.0);
+        removed
+    }
+
+    /// Adds (or replaces) an index; allowed at any time (computed over what is cached).
+    pub fn add_indexer(&self, name: impl Into<String>, f: IndexFn<K>) {
+        self.store.add_indexer(name, f);
+    }
+
+    /// The cache (reader side).
+    pub fn store(&self) -> Store<K> {
+        self.store.clone()
+    }
+
+    /// A lister over the cache.
+    pub fn lister(&self) -> Lister<K>
+    where
+        K::DynamicType: Default,
+    {
+        Lister::new(self.store.clone())
+    }
+
+    /// The [`Api`] watched.
+    pub fn api(&self) -> &Api<K> {
+        &self.api
+    }
+
+    /// Whether the informer was started.
+    pub fn is_started(&self) -> bool {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// Starts the watch (and the resync timer) on tokio; idempotent; does
+    /// nothing after [`shutdown`](Self::shutdown).
+    pub fn run(self: &Arc<Self>) {
+        if *self.shutdown.borrow() || self.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let mut stream = watch_stream(self.api.clone(), self.watcher_config.clone());
+        let mut shutdown = self.shutdown.subscribe();
+        let url = self.api.resource_url().to_string();
+        let watch_task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                    event = stream.next() => match event {
+                        Some(Ok(event)) => {
+                            let Some(this) = weak.upgrade() else { break };
+                            this.process(event);
+                        }
+                        Some(Err(e)) => tracing::warn!(%url, error = %e, "informer watch failed; retrying"),
+                        None => break,
+                    }
+                }
+            }
+        });
+        let mut tasks = vec![watch_task];
+        if let Some(period) = self.resync {
+            let weak = Arc::downgrade(self);
+            let mut shutdown = self.shutdown.subscribe();
+            tasks.push(tokio::spawn(async move {
+                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                        _ = ticks.tick() => {
+                            let Some(this) = weak.upgrade() else { break };
+                            this.resync_now();
+                        }
+                    }
+                }
+            }));
+        }
+        self.tasks.lock().extend(tasks);
+    }
+
+    /// Alias of [`run`](Self::run).
+    pub fn start(self: &Arc<Self>) {
+        self.run();
+    }
+
+    fn process(&self, event: watcher::Event<K>) {
+        let mut dispatch = self.dispatch.lock();
+        let deltas = dispatch.reflector.apply(event);
+        for delta in deltas {
+            for tx in dispatch.listeners.values() {
+                let _ = tx.send(delta.clone());
+            }
+        }
+        if self.store.has_synced() && !*self.synced.borrow() {
+            self.synced.send_replace(true);
+        }
+    }
+
+    /// Delivers `on_update(obj, obj)` for every cached object to every
+    /// handler now (what the periodic resync does).
+    pub fn resync_now(&self) {
+        let dispatch = self.dispatch.lock();
+        if !self.store.has_synced() {
+            return;
+        }
+        for obj in self.store.list() {
+            for tx in dispatch.listeners.values() {
+                let _ = tx.send(Delta::Updated { old: obj.clone(), new: obj.clone() });
+            }
+        }
+    }
+
+    /// Whether the first complete list is cached.
+    pub fn has_synced(&self) -> bool {
+        self.store.has_synced()
+    }
+
+    /// Waits until the first complete list is cached; `false` if the
+    /// informer was shut down before that.
+    pub async fn wait_for_sync(&self) -> bool {
+        let mut synced = self.synced.subscribe();
+        let mut shutdown = self.shutdown.subscribe();
+        tokio::select! {
+            r = synced.wait_for(|s| *s) => r.is_ok(),
+            _ = shutdown.wait_for(|s| *s) => self.has_synced(),
+        }
+    }
+
+    /// Stops the watch, lets every handler finish the events already queued
+    /// for it, and waits for all tasks. The informer cannot be restarted.
+    pub async fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock());
+        for task in tasks {
+            let _ = task.await;
+        }
+        // Dropping the senders ends each handler task once it has drained.
+        self.dispatch.lock().listeners.clear();
+        let handlers: Vec<_> = std::mem::take(&mut *self.handler_tasks.lock()).into_values().collect();
+        for task in handlers {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The botops.dev API.

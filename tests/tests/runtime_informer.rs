@@ -1,0 +1,341 @@
+//! bot-runtime's informers, listers, factory, workqueue controller and typed
+//! client against a real kube-apiserver.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+use bot_runtime::{
+    Action, Controller, HandlerFuncs, InformerConfig, InformerFactory, NAMESPACE_INDEX, ObjectKey, SharedIndexInformer,
+    TypedClient, WorkQueue, enqueue_object_keys, testenv::TestEnv,
+};
+use bot_runtime::k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{ConfigMap, Secret},
+};
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, ListParams, PostParams},
+    core::Selector,
+    runtime::watcher,
+};
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Polls `check` every 100 ms until it yields `Some`, for at most `timeout`.
+async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn configmap(name: &str, labels: &[(&str, &str)], value: &str) -> Result<ConfigMap> {
+    let labels: BTreeMap<_, _> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Ok(serde_json::from_value(json!({
+        "metadata": { "name": name, "labels": labels },
+        "data": { "value": value }
+    }))?)
+}
+
+fn value(cm: &ConfigMap) -> String {
+    cm.data.as_ref().and_then(|d| d.get("value").cloned()).unwrap_or_default()
+}
+
+/// A handler recording `add NAME INITIAL`, `update NAME OLD->NEW`, `delete NAME UNKNOWN`.
+fn recorder() -> (Arc<Mutex<Vec<String>>>, HandlerFuncs<ConfigMap>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (a, u, d) = (log.clone(), log.clone(), log.clone());
+    let handler = HandlerFuncs::new()
+        .on_add(move |cm: &Arc<ConfigMap>, initial| a.lock().unwrap().push(format!("add {} {initial}", cm.name_any())))
+        .on_update(move |old: &Arc<ConfigMap>, new: &Arc<ConfigMap>| {
+            u.lock().unwrap().push(format!("update {} {}->{}", new.name_any(), value(old), value(new)))
+        })
+        .on_delete(move |cm: &Arc<ConfigMap>, unknown| {
+            d.lock().unwrap().push(format!("delete {} {unknown}", cm.name_any()))
+        });
+    (log, handler)
+}
+
+async fn log_len(log: &Arc<Mutex<Vec<String>>>, n: usize, what: &str) -> Result<Vec<String>> {
+    eventually(TIMEOUT, what, || async {
+        let log = log.lock().unwrap().clone();
+        Ok((log.len() >= n).then_some(log))
+    })
+    .await
+}
+
+fn selected(label: &str) -> InformerConfig<ConfigMap> {
+    InformerConfig::new().watcher(watcher::Config::default().labels(&format!("suite={label}")))
+}
+
+#[tokio::test]
+async fn informer_and_lister_observe_create_update_delete() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), env.namespace());
+    let informer = Arc::new(SharedIndexInformer::new(api.clone(), selected("crud")));
+    let (log, handler) = recorder();
+    informer.add_event_handler(handler);
+    informer.run();
+    informer.run(); // idempotent
+    assert!(tokio::time::timeout(TIMEOUT, informer.wait_for_sync()).await?, "synced");
+    assert!(informer.has_synced());
+    let lister = informer.lister().namespaced(env.namespace());
+    assert!(lister.list(&Selector::default()).is_empty());
+    assert!(lister.get("a").unwrap_err().is_not_found());
+
+    api.create(&PostParams::default(), &configmap("a", &[("suite", "crud")], "1")?).await?;
+    let cached = eventually(TIMEOUT, "a in the lister", || async { Ok(lister.get("a").ok()) }).await?;
+    assert_eq!(value(&cached), "1");
+
+    let mut changed = (*cached).clone();
+    changed.data = Some([("value".to_string(), "2".to_string())].into());
+    api.replace("a", &PostParams::default(), &changed).await?;
+    eventually(TIMEOUT, "the update in the lister", || async {
+        Ok(lister.get("a").ok().filter(|cm| value(cm) == "2"))
+    })
+    .await?;
+    assert_eq!(lister.list(&Selector::default()).len(), 1);
+
+    api.delete("a", &DeleteParams::default()).await?;
+    eventually(TIMEOUT, "a gone from the lister", || async { Ok(lister.get("a").is_err().then_some(())) }).await?;
+
+    let log = log_len(&log, 3, "three events").await?;
+    assert_eq!(log, ["add a false", "update a 1->2", "delete a false"]);
+    informer.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn late_handler_gets_cached_objects_then_live_events() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), env.namespace());
+    for name in ["x", "y"] {
+        api.create(&PostParams::default(), &configmap(name, &[("suite", "late")], "1")?).await?;
+    }
+    let informer = Arc::new(SharedIndexInformer::new(api.clone(), selected("late")));
+    let (early_log, early) = recorder();
+    informer.add_event_handler(early);
+    informer.run();
+    assert!(tokio::time::timeout(TIMEOUT, informer.wait_for_sync()).await?);
+    let mut initial = log_len(&early_log, 2, "the initial list").await?;
+    initial.sort();
+    assert_eq!(initial, ["add x true", "add y true"]);
+
+    let (late_log, late) = recorder();
+    let id = informer.add_event_handler(late);
+    api.create(&PostParams::default(), &configmap("z", &[("suite", "late")], "1")?).await?;
+    let log = log_len(&late_log, 3, "synthetic adds then the live add").await?;
+    let (mut synthetic, live) = (log[..2].to_vec(), log[2..].to_vec());
+    synthetic.sort();
+    assert_eq!(synthetic, ["add x true", "add y true"], "cached objects first");
+    assert_eq!(live, ["add z false"], "then live events, no duplicate");
+
+    assert!(informer.remove_event_handler(id));
+    assert!(!informer.remove_event_handler(id));
+    api.delete("x", &DeleteParams::default()).await?;
+    log_len(&early_log, 4, "the delete at the remaining handler").await?;
+    assert_eq!(early_log.lock().unwrap()[2..], ["add z false", "delete x false"]);
+    assert_eq!(late_log.lock().unwrap().len(), 3, "a removed handler gets nothing more");
+    informer.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn namespace_index_and_custom_indexes() -> Result<()> {
+    let one = TestEnv::start().await?;
+    let two = TestEnv::start().await?;
+    let suite = one.namespace().to_string(); // unique to this test
+    for (env, names) in [(&one, ["a", "b"]), (&two, ["c", "d"])] {
+        let api: Api<ConfigMap> = Api::namespaced(env.client(), env.namespace());
+        for name in names {
+            let tier = if name == "a" || name == "c" { "web" } else { "db" };
+            api.create(&PostParams::default(), &configmap(name, &[("suite", &suite), ("tier", tier)], "1")?).await?;
+        }
+    }
+    let informer = Arc::new(SharedIndexInformer::new(Api::<ConfigMap>::all(one.client()), selected(&suite)));
+    informer.run();
+    assert!(tokio::time::timeout(TIMEOUT, informer.wait_for_sync()).await?);
+    let names = |objs: Vec<Arc<ConfigMap>>| {
+        let mut v: Vec<String> = objs.iter().map(|o| ObjectKey::from_object(o.as_ref()).to_string()).collect();
+        v.sort();
+        v
+    };
+    let (ns1, ns2) = (one.namespace(), two.namespace());
+    let lister = informer.lister();
+    assert_eq!(names(lister.list(&Selector::default())), [format!("{ns1}/a"), format!("{ns1}/b"), format!("{ns2}/c"), format!("{ns2}/d")]);
+    assert_eq!(names(lister.namespaced(ns1).list(&Selector::default())), [format!("{ns1}/a"), format!("{ns1}/b")]);
+    let web: Selector = [("tier", "web")].into_iter().collect();
+    assert_eq!(names(lister.namespaced(ns2).list(&web)), [format!("{ns2}/c")]);
+    assert_eq!(names(lister.by_index(NAMESPACE_INDEX, ns2)?), [format!("{ns2}/c"), format!("{ns2}/d")]);
+    let mut values = informer.store().list_index_values(NAMESPACE_INDEX)?;
+    values.sort();
+    assert_eq!(values, [ns1.to_string(), ns2.to_string()]);
+
+    // An index added after sync covers what is cached, and follows changes.
+    informer.add_indexer("tier", Arc::new(|cm: &ConfigMap| cm.labels().get("tier").cloned().into_iter().collect()));
+    assert_eq!(names(lister.by_index("tier", "db")?), [format!("{ns1}/b"), format!("{ns2}/d")]);
+    Api::<ConfigMap>::namespaced(two.client(), ns2)
+        .create(&PostParams::default(), &configmap("e", &[("suite", &suite), ("tier", "db")], "1")?)
+        .await?;
+    eventually(TIMEOUT, "e in the tier index", || async {
+        Ok((lister.by_index("tier", "db")?.len() == 3).then_some(()))
+    })
+    .await?;
+    assert!(lister.by_index("nope", "x").is_err());
+    informer.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn factory_shares_one_informer_per_kind_and_starts_new_ones_only() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let factory = InformerFactory::new(env.client(), None)
+        .with_namespace(env.namespace())
+        .with_transform(|meta| meta.managed_fields = None);
+    let first = factory.informer_for::<ConfigMap>();
+    let second = factory.clone().informer_for::<ConfigMap>();
+    assert!(Arc::ptr_eq(&first, &second), "one informer per kind");
+    assert_eq!(first.api().namespace(), Some(env.namespace()));
+
+    factory.start();
+    assert_eq!(factory.started(), 1);
+    assert!(first.is_started());
+    let secrets = factory.informer_for::<Secret>();
+    let deployments = factory.informer_for::<Deployment>();
+    assert!(!secrets.is_started(), "created, not started");
+    factory.start();
+    factory.start();
+    assert_eq!(factory.started(), 3);
+    assert!(secrets.is_started() && deployments.is_started());
+
+    let synced = tokio::time::timeout(TIMEOUT, factory.wait_for_cache_sync()).await?;
+    let expected: BTreeMap<String, bool> =
+        [("apps/v1/Deployment", true), ("v1/ConfigMap", true), ("v1/Secret", true)].map(|(k, v)| (k.to_string(), v)).into();
+    assert_eq!(synced, expected);
+
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), env.namespace());
+    let created = api.create(&PostParams::default(), &configmap("t", &[], "1")?).await?;
+    assert!(!created.managed_fields().is_empty(), "the server records managed fields");
+    let lister = first.lister().namespaced(env.namespace());
+    let cached = eventually(TIMEOUT, "t in the cache", || async { Ok(lister.get("t").ok()) }).await?;
+    assert!(cached.metadata.managed_fields.is_none(), "the factory's transform applies");
+
+    factory.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn controller_reconciles_each_configmap() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let ns = env.namespace().to_string();
+    let client: TypedClient<ConfigMap> = TypedClient::new(Api::namespaced(env.client(), &ns));
+    let factory = InformerFactory::new(env.client(), None)
+        .with_namespace(&ns)
+        .with_tweak_list_options(|c| *c = c.clone().labels("suite=controller"));
+    let informer = factory.informer_for::<ConfigMap>();
+    let queue = WorkQueue::<ObjectKey>::new();
+    informer.add_event_handler(enqueue_object_keys(queue.clone()));
+    factory.start();
+
+    let reconciled = Arc::new(Mutex::new(Vec::<String>::new()));
+    let lister = informer.lister();
+    let controller = Controller::new("configmap-stamper", queue.clone(), {
+        let (client, reconciled) = (client.clone(), reconciled.clone());
+        move |key: ObjectKey| {
+            let (client, reconciled, lister) = (client.clone(), reconciled.clone(), lister.clone());
+            async move {
+                let ns = key.namespace.as_deref().unwrap_or_default();
+                let cm = match lister.namespaced(ns).get(&key.name) {
+                    Ok(cm) => cm,
+                    Err(e) if e.is_not_found() => return Ok(Action::Done),
+                    Err(e) => return Err(e.to_string()),
+                };
+                if cm.annotations().contains_key("stamped") {
+                    return Ok(Action::Done);
+                }
+                let patch = json!({ "metadata": { "annotations": { "stamped": value(&cm) } } });
+                client.merge_patch(&key.name, &patch, Some("stamper")).await.map_err(|e| e.to_string())?;
+                reconciled.lock().unwrap().push(key.name.clone());
+                Ok::<_, String>(Action::Done)
+            }
+        }
+    })
+    .workers(3);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(controller.run(async move {
+        let _ = stopped.await;
+    }));
+
+    for (i, name) in ["one", "two", "three"].into_iter().enumerate() {
+        client.create(&configmap(name, &[("suite", "controller")], &i.to_string())?, &PostParams::default()).await?;
+    }
+    client.create(&configmap("ignored", &[], "x")?, &PostParams::default()).await?;
+    eventually(TIMEOUT, "every ConfigMap stamped", || async {
+        let list = client.list(&ListParams::default().labels("suite=controller")).await?;
+        Ok(list.items.iter().all(|cm| cm.annotations().contains_key("stamped")).then_some(()))
+    })
+    .await?;
+    for (i, name) in ["one", "two", "three"].into_iter().enumerate() {
+        assert_eq!(client.get(name).await?.annotations()["stamped"], i.to_string());
+    }
+    assert!(!client.get("ignored").await?.annotations().contains_key("stamped"));
+    let mut done = reconciled.lock().unwrap().clone();
+    done.sort();
+    assert_eq!(done, ["one", "three", "two"], "each stamped exactly once");
+
+    stop.send(()).ok().context("controller still running")?;
+    tokio::time::timeout(TIMEOUT, run).await??;
+    assert!(queue.is_shutting_down());
+    factory.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn typed_client_verbs() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let client: TypedClient<ConfigMap> = TypedClient::new(Api::namespaced(env.client(), env.namespace()));
+    let pp = PostParams::default();
+    let created = client.create(&configmap("v", &[("suite", "verbs")], "1")?, &pp).await?;
+    assert_eq!(value(&client.get("v").await?), "1");
+    assert!(client.get_opt("missing").await?.is_none());
+
+    let mut changed = created.clone();
+    changed.data = Some([("value".to_string(), "2".to_string())].into());
+    assert_eq!(value(&client.update(&changed, &pp).await?), "2");
+
+    let merged = client.merge_patch("v", &json!({ "data": { "value": "3" } }), None).await?;
+    assert_eq!(value(&merged), "3");
+    let patch: bot_runtime::json_patch::Patch =
+        serde_json::from_value(json!([{ "op": "replace", "path": "/data/value", "value": "4" }]))?;
+    assert_eq!(value(&client.json_patch("v", patch).await?), "4");
+
+    let applied = client
+        .apply("w", &json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "w", "labels": { "suite": "verbs" } }, "data": { "value": "a" } }), "tester", true)
+        .await?;
+    assert_eq!(value(&applied), "a");
+    assert!(applied.managed_fields().iter().any(|m| m.manager.as_deref() == Some("tester")));
+
+    let listed = client.list(&ListParams::default().labels("suite=verbs")).await?;
+    let mut names: Vec<_> = listed.items.iter().map(|c| c.name_any()).collect();
+    names.sort();
+    assert_eq!(names, ["v", "w"]);
+
+    client.delete("v", &DeleteParams::default()).await?;
+    assert!(client.get_opt("v").await?.is_none());
+    client.delete_collection(&DeleteParams::default(), &ListParams::default().labels("suite=verbs")).await?;
+    assert!(client.list(&ListParams::default().labels("suite=verbs")).await?.items.is_empty());
+    Ok(())
+}
