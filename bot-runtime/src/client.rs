@@ -5,7 +5,6 @@
 
 use std::fmt::Debug;
 
-use either::Either;
 use futures::{Stream, StreamExt, stream::BoxStream};
 use k8s_openapi::api::autoscaling::v1::Scale;
 use kube::{
@@ -14,6 +13,12 @@ use kube::{
     core::Status,
 };
 use serde::{Serialize, de::DeserializeOwned};
+
+/// Either of two results (`delete` returns `Left(obj)` while finalizers hold it).
+pub use either::Either;
+
+/// The stream of a raw watch.
+pub type WatchStream<K> = BoxStream<'static, Result<WatchEvent<K>>>;
 
 /// The error of every verb: kube's client error.
 pub type Error = kube::Error;
@@ -167,6 +172,50 @@ where
         force: bool,
     ) -> Result<K> {
         self.api.patch_status(name, &apply_params(field_manager, force), &Patch::Apply(config)).await
+    }
+
+    /// Reads subresource `subresource` of `name` (client-gen's extra `get` methods).
+    pub async fn get_subresource<R: DeserializeOwned + Clone + Debug>(&self, subresource: &str, name: &str) -> Result<R> {
+        self.api.get_subresource(subresource, name).await.and_then(|obj: K| {
+            serde_json::to_value(&obj)
+                .and_then(serde_json::from_value)
+                .map_err(kube::Error::SerdeError)
+        })
+    }
+
+    /// Creates on subresource `subresource` of `name` (e.g. `eviction`).
+    pub async fn create_subresource<I: Serialize, R: DeserializeOwned>(
+        &self,
+        subresource: &str,
+        name: &str,
+        input: &I,
+        pp: &PostParams,
+    ) -> Result<R> {
+        self.api.create_subresource(subresource, name, pp, input).await
+    }
+
+    /// Replaces subresource `subresource` of `name`.
+    pub async fn replace_subresource<I: Serialize, R: DeserializeOwned>(
+        &self,
+        subresource: &str,
+        name: &str,
+        input: &I,
+        pp: &PostParams,
+    ) -> Result<R> {
+        let obj: K = self.api.replace_subresource(subresource, name, pp, input).await?;
+        serde_json::to_value(&obj).and_then(serde_json::from_value).map_err(kube::Error::SerdeError)
+    }
+
+    /// Patches subresource `subresource` of `name`.
+    pub async fn patch_subresource<P: Serialize + Debug, R: DeserializeOwned>(
+        &self,
+        subresource: &str,
+        name: &str,
+        pp: &PatchParams,
+        patch: &Patch<P>,
+    ) -> Result<R> {
+        let obj: K = self.api.patch_subresource(subresource, name, pp, patch).await?;
+        serde_json::to_value(&obj).and_then(serde_json::from_value).map_err(kube::Error::SerdeError)
     }
 
     /// Reads the scale subresource.

@@ -256,8 +256,7 @@ impl InformerFactory {
 
     /// Stops every informer and waits for their tasks.
     pub async fn shutdown(&self) {
-        let all: Vec<Arc<dyn ErasedInformer>> =
-            self.informers.lock().values().map(|e| e.informer.clone()).collect();
+        let all: Vec<Arc<dyn ErasedInformer>> = self.informers.lock().values().map(|e| e.informer.clone()).collect();
         for informer in all {
             informer.shutdown().await;
         }

@@ -134,8 +134,10 @@ pub struct InformerConfig<K> {
     /// The list/watch options (selectors, page size, streaming lists, ...).
     /// Default: [`watcher::Config::default()`] (everything, bookmarks on).
     pub watcher: watcher::Config,
-    /// Period of the resync that redelivers every cached object to every
-    /// handler as `on_update(obj, obj)`. Default: `None` (no resync).
+    /// Default resync period of handlers added with
+    /// [`SharedIndexInformer::add_event_handler`]: every period each such
+    /// handler gets `on_update(obj, obj)` for every cached object. Default:
+    /// `None` (no resync).
     pub resync: Option<Duration>,
     /// Applied to every object before it is cached. Default: `None`.
     pub transform: Option<TransformFn<K>>,
@@ -206,7 +208,7 @@ pub struct SharedIndexInformer<K> {
     watcher_config: watcher::Config,
     resync: Option<Duration>,
     store: Store<K>,
-    dispatch: Mutex<Dispatch<K>>,
+    dispatch: Arc<Mutex<Dispatch<K>>>,
     started: AtomicBool,
     shutdown: watch::Sender<bool>,
     synced: watch::Sender<bool>,
@@ -237,7 +239,7 @@ where
             watcher_config: config.watcher,
             resync: config.resync.filter(|p| !p.is_zero()),
             store,
-            dispatch: Mutex::new(Dispatch { reflector, listeners: BTreeMap::new(), next_id: 0 }),
+            dispatch: Arc::new(Mutex::new(Dispatch { reflector, listeners: BTreeMap::new(), next_id: 0 })),
             started: AtomicBool::new(false),
             shutdown: watch::channel(false).0,
             synced: watch::channel(false).0,
@@ -246,10 +248,18 @@ where
         }
     }
 
-    /// Registers a handler. A handler added after the informer has cached
-    /// objects first receives an `on_add(obj, true)` for each of them, then
-    /// live events, with no gap and no duplicate.
+    /// Registers a handler with the informer's default resync period. A
+    /// handler added after the informer has cached objects first receives an
+    /// `on_add(obj, true)` for each of them, then live events, with no gap and
+    /// no duplicate.
     pub fn add_event_handler(&self, handler: impl EventHandler<K>) -> HandlerId {
+        self.add_event_handler_with_resync(handler, self.resync)
+    }
+
+    /// As [`add_event_handler`](Self::add_event_handler), with a resync
+    /// period of its own (`None` or zero: no resync): every `period`, once
+    /// synced, the handler gets `on_update(obj, obj)` for every cached object.
+    pub fn add_event_handler_with_resync(&self, handler: impl EventHandler<K>, resync: Option<Duration>) -> HandlerId {
         let (tx, mut rx) = mpsc::unbounded_channel::<Delta<K>>();
         let id = {
             let mut dispatch = self.dispatch.lock();
@@ -274,6 +284,30 @@ where
             }
         });
         self.handler_tasks.lock().insert(id, task);
+        if let Some(period) = resync.filter(|p| !p.is_zero()) {
+            let (dispatch, store) = (self.dispatch.clone(), self.store.clone());
+            let mut shutdown = self.shutdown.subscribe();
+            let resync_task = tokio::spawn(async move {
+                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = shutdown.wait_for(|stop| *stop) => break,
+                        _ = ticks.tick() => {
+                            // Under the dispatch lock, so a resync never overtakes a live event.
+                            let dispatch = dispatch.lock();
+                            let Some(tx) = dispatch.listeners.get(&id) else { break };
+                            if store.has_synced() {
+                                for obj in store.list() {
+                                    let _ = tx.send(Delta::Updated { old: obj.clone(), new: obj });
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+            self.tasks.lock().push(resync_task);
+        }
         HandlerId(id)
     }
 
@@ -313,7 +347,7 @@ where
         self.started.load(Ordering::SeqCst)
     }
 
-    /// Starts the watch (and the resync timer) on tokio; idempotent; does
+    /// Starts the watch on tokio; idempotent; does
     /// nothing after [`shutdown`](Self::shutdown).
     pub fn run(self: &Arc<Self>) {
         if *self.shutdown.borrow() || self.started.swap(true, Ordering::SeqCst) {
@@ -338,25 +372,7 @@ where
                 }
             }
         });
-        let mut tasks = vec![watch_task];
-        if let Some(period) = self.resync {
-            let weak = Arc::downgrade(self);
-            let mut shutdown = self.shutdown.subscribe();
-            tasks.push(tokio::spawn(async move {
-                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = shutdown.wait_for(|stop| *stop) => break,
-                        _ = ticks.tick() => {
-                            let Some(this) = weak.upgrade() else { break };
-                            this.resync_now();
-                        }
-                    }
-                }
-            }));
-        }
-        self.tasks.lock().extend(tasks);
+        self.tasks.lock().push(watch_task);
     }
 
     /// Alias of [`run`](Self::run).
@@ -421,5 +437,104 @@ where
         for task in handlers {
             let _ = task.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::ObjectMeta;
+    use watcher::Event;
+
+    fn informer() -> Arc<SharedIndexInformer<ConfigMap>> {
+        // Never started: events are fed by hand, so no request is ever sent.
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        Arc::new(SharedIndexInformer::new(Api::namespaced(client, "ns"), InformerConfig::new()))
+    }
+
+    fn cm(name: &str, rv: &str) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                namespace: Some("ns".into()),
+                name: Some(name.into()),
+                resource_version: Some(rv.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    fn recorder() -> (Arc<Mutex<Vec<String>>>, HandlerFuncs<ConfigMap>) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (a, u, d) = (log.clone(), log.clone(), log.clone());
+        let name = |c: &Arc<ConfigMap>| c.metadata.name.clone().unwrap();
+        let rv = |c: &Arc<ConfigMap>| c.metadata.resource_version.clone().unwrap();
+        let handler = HandlerFuncs::new()
+            .on_add(move |c, initial| a.lock().push(format!("add {} {initial}", name(c))))
+            .on_update(move |o, n| u.lock().push(format!("update {} {}->{}", name(n), rv(o), rv(n))))
+            .on_delete(move |c, unknown| d.lock().push(format!("delete {} {unknown}", name(c))));
+        (log, handler)
+    }
+
+    async fn settle(log: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
+        while log.lock().len() < n {
+            tokio::task::yield_now().await;
+        }
+        log.lock().clone()
+    }
+
+    #[tokio::test]
+    async fn handlers_see_lists_events_relists_and_late_joins() {
+        let inf = informer();
+        let (early, handler) = recorder();
+        inf.add_event_handler(handler);
+        inf.process(Event::Init);
+        inf.process(Event::InitApply(cm("a", "1")));
+        assert!(!inf.has_synced());
+        inf.process(Event::InitDone);
+        assert!(inf.has_synced());
+        assert!(inf.wait_for_sync().await);
+        inf.process(Event::Apply(cm("b", "2")));
+        inf.process(Event::Apply(cm("a", "3")));
+
+        let (late, handler) = recorder();
+        let id = inf.add_event_handler(handler);
+        inf.process(Event::Delete(cm("b", "4")));
+        // Relist: a changed, b already gone, c new; nothing else missing.
+        inf.process(Event::Init);
+        inf.process(Event::InitApply(cm("a", "5")));
+        inf.process(Event::InitApply(cm("c", "6")));
+        inf.process(Event::InitDone);
+        inf.resync_now();
+
+        let mut early_log = settle(&early, 8).await;
+        early_log[6..].sort(); // a resync walks the cache in no particular order
+        assert_eq!(
+            early_log,
+            [
+                "add a true",
+                "add b false",
+                "update a 1->3",
+                "delete b false",
+                "update a 3->5",
+                "add c false",
+                "update a 5->5",
+                "update c 6->6",
+            ]
+        );
+        let mut late_log = settle(&late, 7).await;
+        late_log[..2].sort();
+        assert_eq!(late_log[..3], ["add a true", "add b true", "delete b false"]);
+
+        assert!(inf.remove_event_handler(id));
+        inf.process(Event::Apply(cm("d", "7")));
+        settle(&early, 9).await;
+        inf.shutdown().await;
+        assert_eq!(late.lock().len(), 7, "removed handlers get nothing more");
+        assert!(inf.wait_for_sync().await, "it had synced before the shutdown");
+        inf.run();
+        assert!(!inf.is_started(), "no restart after shutdown");
     }
 }

@@ -7,6 +7,38 @@
 //! `watcher` into a store), [`informer::SharedIndexInformer`],
 //! [`lister::Lister`], [`factory::InformerFactory`], [`queue::WorkQueue`] and
 //! [`controller::Controller`].
+//!
+//! ```no_run
+//! use bot_runtime::{Action, Controller, InformerFactory, ObjectKey, WorkQueue, enqueue_object_keys};
+//! use k8s_openapi::api::core::v1::ConfigMap;
+//!
+//! # async fn demo(client: kube::Client) {
+//! let factory = InformerFactory::new(client, None)
+//!     .with_namespace("default")
+//!     .with_transform(|meta| meta.managed_fields = None);
+//! let configmaps = factory.informer_for::<ConfigMap>();
+//! let queue = WorkQueue::<ObjectKey>::new();
+//! configmaps.add_event_handler(enqueue_object_keys(queue.clone()));
+//! factory.start();
+//! factory.wait_for_cache_sync().await;
+//!
+//! let lister = configmaps.lister();
+//! let reconcile = move |key: ObjectKey| {
+//!     let lister = lister.clone();
+//!     async move {
+//!         match lister.namespaced(key.namespace.as_deref().unwrap_or_default()).get(&key.name) {
+//!             Ok(cm) => println!("reconcile {:?}", cm.metadata.name),
+//!             Err(e) if e.is_not_found() => println!("{key} is gone"),
+//!             Err(e) => return Err(e),
+//!         }
+//!         Ok(Action::Done)
+//!     }
+//! };
+//! Controller::new("configmaps", queue, reconcile).workers(4).run(tokio::signal::ctrl_c().map(|_| ())).await;
+//! factory.shutdown().await;
+//! # }
+//! # use futures::FutureExt;
+//! ```
 
 pub mod client;
 pub mod controller;
@@ -35,3 +67,18 @@ pub use json_patch;
 pub use k8s_openapi;
 /// Re-exported so generated code and users need no direct dependency.
 pub use kube;
+
+/// Re-exported for generated code.
+pub use serde;
+/// Re-exported for generated code.
+pub use serde_json;
+
+/// Pulls bot-gen's generated code (modules `clientset`, `listers`,
+/// `informers`) into the current module: the one line a user writes after
+/// calling `bot_gen::Config::generate()` in build.rs.
+#[macro_export]
+macro_rules! include_generated {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/bot_gen.rs"));
+    };
+}

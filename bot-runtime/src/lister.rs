@@ -41,7 +41,11 @@ fn not_found<K: Resource>(namespace: Option<&str>, name: &str) -> Error
 where
     K::DynamicType: Default,
 {
-    Error::NotFound { kind: K::kind(&Default::default()).into_owned(), namespace: namespace.map(str::to_string), name: name.to_string() }
+    Error::NotFound {
+        kind: K::kind(&Default::default()).into_owned(),
+        namespace: namespace.map(str::to_string),
+        name: name.to_string(),
+    }
 }
 
 fn matching<K: Resource>(objs: Vec<Arc<K>>, selector: &Selector) -> Vec<Arc<K>> {
@@ -194,10 +198,7 @@ mod tests {
         let lister = Lister::new(Store::<ConfigMap>::new());
         let err = lister.namespaced("a").get("x").unwrap_err();
         assert!(err.is_not_found());
-        assert_eq!(
-            err,
-            Error::NotFound { kind: "ConfigMap".into(), namespace: Some("a".into()), name: "x".into() }
-        );
+        assert_eq!(err, Error::NotFound { kind: "ConfigMap".into(), namespace: Some("a".into()), name: "x".into() });
         assert_eq!(err.to_string(), "ConfigMap a/\"x\" not found");
 
         let ns_lister = Lister::new(Store::<Namespace>::new());

@@ -462,8 +462,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn add_rate_limited_backs_off_and_forget_resets() {
-        let q: WorkQueue<&str> =
-            WorkQueue::with_rate_limiter(ItemExponentialRateLimiter::new(Duration::from_secs(1), Duration::from_secs(3)));
+        let q: WorkQueue<&str> = WorkQueue::with_rate_limiter(ItemExponentialRateLimiter::new(
+            Duration::from_secs(1),
+            Duration::from_secs(3),
+        ));
         for expected in [1, 2, 3, 3] {
             let start = Instant::now();
             q.add_rate_limited("a");

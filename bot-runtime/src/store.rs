@@ -456,7 +456,8 @@ mod tests {
         s.upsert(cm("a", "change", "web", "1"));
         s.upsert(cm("a", "gone", "web", "1"));
         let kept = s.get_by(Some("a"), "keep").unwrap();
-        let changes = s.replace(vec![cm("a", "keep", "web", "1"), cm("a", "change", "db", "2"), cm("a", "new", "web", "3")]);
+        let changes =
+            s.replace(vec![cm("a", "keep", "web", "1"), cm("a", "change", "db", "2"), cm("a", "new", "web", "3")]);
         let mut summary: Vec<String> = changes
             .iter()
             .map(|c| match c {

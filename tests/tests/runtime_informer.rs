@@ -8,13 +8,13 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use bot_runtime::{
-    Action, Controller, HandlerFuncs, InformerConfig, InformerFactory, NAMESPACE_INDEX, ObjectKey, SharedIndexInformer,
-    TypedClient, WorkQueue, enqueue_object_keys, testenv::TestEnv,
-};
 use bot_runtime::k8s_openapi::api::{
     apps::v1::Deployment,
     core::v1::{ConfigMap, Secret},
+};
+use bot_runtime::{
+    Action, Controller, HandlerFuncs, InformerConfig, InformerFactory, NAMESPACE_INDEX, ObjectKey, SharedIndexInformer,
+    TypedClient, WorkQueue, enqueue_object_keys, testenv::TestEnv,
 };
 use kube::{
     Api, ResourceExt,
@@ -175,7 +175,10 @@ async fn namespace_index_and_custom_indexes() -> Result<()> {
     };
     let (ns1, ns2) = (one.namespace(), two.namespace());
     let lister = informer.lister();
-    assert_eq!(names(lister.list(&Selector::default())), [format!("{ns1}/a"), format!("{ns1}/b"), format!("{ns2}/c"), format!("{ns2}/d")]);
+    assert_eq!(
+        names(lister.list(&Selector::default())),
+        [format!("{ns1}/a"), format!("{ns1}/b"), format!("{ns2}/c"), format!("{ns2}/d")]
+    );
     assert_eq!(names(lister.namespaced(ns1).list(&Selector::default())), [format!("{ns1}/a"), format!("{ns1}/b")]);
     let web: Selector = [("tier", "web")].into_iter().collect();
     assert_eq!(names(lister.namespaced(ns2).list(&web)), [format!("{ns2}/c")]);
@@ -222,8 +225,9 @@ async fn factory_shares_one_informer_per_kind_and_starts_new_ones_only() -> Resu
     assert!(secrets.is_started() && deployments.is_started());
 
     let synced = tokio::time::timeout(TIMEOUT, factory.wait_for_cache_sync()).await?;
-    let expected: BTreeMap<String, bool> =
-        [("apps/v1/Deployment", true), ("v1/ConfigMap", true), ("v1/Secret", true)].map(|(k, v)| (k.to_string(), v)).into();
+    let expected: BTreeMap<String, bool> = [("apps/v1/Deployment", true), ("v1/ConfigMap", true), ("v1/Secret", true)]
+        .map(|(k, v)| (k.to_string(), v))
+        .into();
     assert_eq!(synced, expected);
 
     let api: Api<ConfigMap> = Api::namespaced(env.client(), env.namespace());
@@ -337,5 +341,79 @@ async fn typed_client_verbs() -> Result<()> {
     assert!(client.get_opt("v").await?.is_none());
     client.delete_collection(&DeleteParams::default(), &ListParams::default().labels("suite=verbs")).await?;
     assert!(client.list(&ListParams::default().labels("suite=verbs")).await?.items.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn resync_redelivers_cached_objects_as_updates() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), env.namespace());
+    api.create(&PostParams::default(), &configmap("r", &[("suite", "resync")], "1")?).await?;
+
+    // On demand.
+    let informer = Arc::new(SharedIndexInformer::new(api.clone(), selected("resync")));
+    let (log, handler) = recorder();
+    informer.add_event_handler(handler);
+    informer.run();
+    assert!(tokio::time::timeout(TIMEOUT, informer.wait_for_sync()).await?);
+    log_len(&log, 1, "the initial add").await?;
+    informer.resync_now();
+    assert_eq!(log_len(&log, 2, "the resync").await?, ["add r true", "update r 1->1"]);
+    informer.shutdown().await;
+
+    // Periodically.
+    let config = selected("resync").resync(Some(Duration::from_millis(200)));
+    let informer = Arc::new(SharedIndexInformer::new(api, config));
+    let (log, handler) = recorder();
+    informer.add_event_handler(handler);
+    informer.run();
+    let (quiet_log, quiet) = recorder();
+    informer.add_event_handler_with_resync(quiet, None);
+    informer.run();
+    let log = log_len(&log, 3, "two periodic resyncs").await?;
+    assert_eq!(log[..3], ["add r true", "update r 1->1", "update r 1->1"]);
+    assert_eq!(*quiet_log.lock().unwrap(), ["add r true"], "the resync period is per handler");
+    informer.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn typed_client_watch_and_scale() -> Result<()> {
+    use futures::TryStreamExt;
+    use kube::api::{Patch, PatchParams, WatchEvent, WatchParams};
+
+    let env = TestEnv::start().await?;
+    let configmaps: TypedClient<ConfigMap> = TypedClient::new(Api::namespaced(env.client(), env.namespace()));
+    let rv = configmaps.list(&ListParams::default()).await?.metadata.resource_version.context("list rv")?;
+    let mut watch = configmaps.watch(&WatchParams::default().labels("suite=watch").timeout(30), &rv).await?;
+    configmaps.create(&configmap("w", &[("suite", "watch")], "1")?, &PostParams::default()).await?;
+    match tokio::time::timeout(TIMEOUT, watch.try_next()).await??.context("watch ended")? {
+        WatchEvent::Added(cm) => assert_eq!(cm.name_any(), "w"),
+        other => anyhow::bail!("expected ADDED, got {other:?}"),
+    }
+
+    let deployments: TypedClient<Deployment> = TypedClient::new(Api::namespaced(env.client(), env.namespace()));
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": { "name": "web" },
+        "spec": {
+            "replicas": 1,
+            "selector": { "matchLabels": { "app": "web" } },
+            "template": {
+                "metadata": { "labels": { "app": "web" } },
+                "spec": { "containers": [ { "name": "main", "image": "example.invalid/app:1" } ] }
+            }
+        }
+    }))?;
+    deployments.create(&deployment, &PostParams::default()).await?;
+    let mut scale = deployments.get_scale("web").await?;
+    assert_eq!(scale.spec.as_ref().and_then(|s| s.replicas), Some(1));
+    scale.spec.get_or_insert_with(Default::default).replicas = Some(2);
+    let updated = deployments.update_scale("web", &scale, &PostParams::default()).await?;
+    assert_eq!(updated.spec.and_then(|s| s.replicas), Some(2));
+    let patched = deployments
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 3 } })))
+        .await?;
+    assert_eq!(patched.spec.and_then(|s| s.replicas), Some(3));
+    assert_eq!(deployments.get("web").await?.spec.and_then(|s| s.replicas), Some(3));
     Ok(())
 }

@@ -1,0 +1,337 @@
+//! The clientset: one typed client per kind, with only the verbs its
+//! `#[genclient]` options allow.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{GroupVersion, Resource, doc};
+use crate::model::Verb;
+
+pub(crate) fn emit(groups: &[GroupVersion<'_>], rt: &syn::Path) -> TokenStream {
+    let accessors = groups.iter().map(|gv| {
+        let m = gv.module();
+        let client = gv.camel("Client");
+        let d = doc(format!("The typed clients of `{}/{}`.", gv.group, gv.version));
+        quote! {
+            #d
+            pub fn #m(&self) -> #m::#client { #m::#client::new(self.client.clone()) }
+        }
+    });
+    let modules = groups.iter().map(|gv| group_version(gv, rt));
+    quote! {
+        /// Typed clients for every group-version of this crate, sharing one
+        /// `kube::Client` (one connection pool).
+        #[derive(Clone)]
+        pub struct Clientset {
+            client: #rt::kube::Client,
+        }
+
+        impl ::std::fmt::Debug for Clientset {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct("Clientset").finish_non_exhaustive()
+            }
+        }
+
+        impl Clientset {
+            /// A clientset over `client`.
+            pub fn new(client: #rt::kube::Client) -> Self {
+                Self { client }
+            }
+
+            /// The underlying client, for kinds of other crates.
+            pub fn client(&self) -> &#rt::kube::Client {
+                &self.client
+            }
+
+            #(#accessors)*
+        }
+
+        #(#modules)*
+    }
+}
+
+fn group_version(gv: &GroupVersion<'_>, rt: &syn::Path) -> TokenStream {
+    let m = gv.module();
+    let client = gv.camel("Client");
+    let getters = gv.resources.iter().map(|r| getter(r, rt));
+    let kinds = gv.resources.iter().map(|r| kind_client(r, rt));
+    let mdoc = doc(format!("Typed clients of `{}/{}`.", gv.group, gv.version));
+    let cdoc = doc(format!("The `{}/{}` group-version client.", gv.group, gv.version));
+    quote! {
+        #mdoc
+        pub mod #m {
+            #cdoc
+            #[derive(Clone)]
+            pub struct #client {
+                client: #rt::kube::Client,
+            }
+
+            impl ::std::fmt::Debug for #client {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.debug_struct(stringify!(#client)).finish_non_exhaustive()
+                }
+            }
+
+            impl #client {
+                /// A group-version client over `client`.
+                pub fn new(client: #rt::kube::Client) -> Self {
+                    Self { client }
+                }
+
+                #(#getters)*
+            }
+
+            #(#kinds)*
+        }
+    }
+}
+
+fn getter(r: &Resource, rt: &syn::Path) -> TokenStream {
+    let accessor = r.accessor();
+    let kc = r.ident("Client");
+    let root = r.root_path();
+    if r.model.namespaced {
+        let d = doc(format!(
+            "The typed client of `{}` in `namespace` (`\"\"`: all namespaces, for list and watch).",
+            r.model.kind
+        ));
+        quote! {
+            #d
+            pub fn #accessor(&self, namespace: &str) -> #kc {
+                let api = if namespace.is_empty() {
+                    #rt::kube::Api::<#root>::all(self.client.clone())
+                } else {
+                    #rt::kube::Api::<#root>::namespaced(self.client.clone(), namespace)
+                };
+                #kc { inner: #rt::client::TypedClient::new(api) }
+            }
+        }
+    } else {
+        let d = doc(format!("The typed client of `{}` (cluster-scoped).", r.model.kind));
+        quote! {
+            #d
+            pub fn #accessor(&self) -> #kc {
+                #kc { inner: #rt::client::TypedClient::new(#rt::kube::Api::<#root>::all(self.client.clone())) }
+            }
+        }
+    }
+}
+
+fn kind_client(r: &Resource, rt: &syn::Path) -> TokenStream {
+    let kc = r.ident("Client");
+    let root = r.root_path();
+    let kind = &r.model.kind;
+    let verbs = r.model.verbs;
+    let allowed: Vec<&str> = verbs.iter().map(|v| v.name()).collect();
+    let d = doc(format!(
+        "Typed client of `{kind}` (`{}`). Verbs: {}.",
+        r.model.api_version(),
+        if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
+    ));
+    let api = quote!(#rt::kube::api);
+    let res = quote!(#rt::client::Result);
+    let has_status_verbs = verbs.contains(Verb::UpdateStatus) || verbs.contains(Verb::ApplyStatus);
+    let mut methods = Vec::new();
+    for verb in verbs.iter() {
+        methods.push(match verb {
+            Verb::Create => quote! {
+                /// Creates `obj`; returns it as stored.
+                pub async fn create(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
+                    self.inner.create(obj, params).await
+                }
+            },
+            Verb::Update => quote! {
+                /// Replaces the object named like `obj` (optimistic concurrency on `resourceVersion`).
+                pub async fn update(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
+                    self.inner.update(obj, params).await
+                }
+            },
+            Verb::UpdateStatus => quote! {
+                /// Replaces the status subresource of the object named like `obj`.
+                pub async fn update_status(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
+                    self.inner.update_status(obj, params).await
+                }
+            },
+            Verb::Delete => quote! {
+                /// Deletes `name`: `Left(obj)` while finalizers hold it, `Right(status)` once gone.
+                pub async fn delete(
+                    &self,
+                    name: &str,
+                    params: &#api::DeleteParams,
+                ) -> #res<#rt::client::Either<#root, #rt::kube::core::Status>> {
+                    self.inner.delete(name, params).await
+                }
+            },
+            Verb::DeleteCollection => quote! {
+                /// Deletes every object `list` selects.
+                pub async fn delete_collection(
+                    &self,
+                    params: &#api::DeleteParams,
+                    list: &#api::ListParams,
+                ) -> #res<#rt::client::Either<#api::ObjectList<#root>, #rt::kube::core::Status>> {
+                    self.inner.delete_collection(params, list).await
+                }
+            },
+            Verb::Get => quote! {
+                /// Reads `name` from the API server (a lister reads the cache instead).
+                pub async fn get(&self, name: &str) -> #res<#root> {
+                    self.inner.get(name).await
+                }
+
+                /// Reads `name`; `None` when it does not exist.
+                pub async fn get_opt(&self, name: &str) -> #res<Option<#root>> {
+                    self.inner.get_opt(name).await
+                }
+            },
+            Verb::List => quote! {
+                /// Lists objects (label and field selectors, pagination).
+                pub async fn list(&self, params: &#api::ListParams) -> #res<#api::ObjectList<#root>> {
+                    self.inner.list(params).await
+                }
+            },
+            Verb::Watch => quote! {
+                /// A raw watch from `resource_version` (an informer adds relists and a cache).
+                pub async fn watch(
+                    &self,
+                    params: &#api::WatchParams,
+                    resource_version: &str,
+                ) -> #res<#rt::client::WatchStream<#root>> {
+                    self.inner.watch(params, resource_version).await
+                }
+            },
+            Verb::Patch => {
+                let status = has_status_verbs.then(|| quote! {
+                    /// Patches the status subresource of `name`.
+                    pub async fn patch_status<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                        &self,
+                        name: &str,
+                        params: &#api::PatchParams,
+                        patch: &#api::Patch<P>,
+                    ) -> #res<#root> {
+                        self.inner.patch_status(name, params, patch).await
+                    }
+                });
+                quote! {
+                    /// Patches `name` with any patch type.
+                    pub async fn patch<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                        &self,
+                        name: &str,
+                        params: &#api::PatchParams,
+                        patch: &#api::Patch<P>,
+                    ) -> #res<#root> {
+                        self.inner.patch(name, params, patch).await
+                    }
+
+                    /// JSON merge patch (RFC 7386) of `name`.
+                    pub async fn merge_patch(
+                        &self,
+                        name: &str,
+                        patch: &#rt::serde_json::Value,
+                        field_manager: Option<&str>,
+                    ) -> #res<#root> {
+                        self.inner.merge_patch(name, patch, field_manager).await
+                    }
+
+                    /// JSON patch (RFC 6902) of `name`.
+                    pub async fn json_patch(&self, name: &str, patch: #rt::json_patch::Patch) -> #res<#root> {
+                        self.inner.json_patch(name, patch).await
+                    }
+
+                    #status
+                }
+            }
+            Verb::Apply => quote! {
+                /// Server-side apply of `config` (the fields this manager owns) as `field_manager`.
+                pub async fn apply<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                    &self,
+                    name: &str,
+                    config: &P,
+                    field_manager: &str,
+                    force: bool,
+                ) -> #res<#root> {
+                    self.inner.apply(name, config, field_manager, force).await
+                }
+            },
+            Verb::ApplyStatus => quote! {
+                /// Server-side apply of the status subresource.
+                pub async fn apply_status<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                    &self,
+                    name: &str,
+                    config: &P,
+                    field_manager: &str,
+                    force: bool,
+                ) -> #res<#root> {
+                    self.inner.apply_status(name, config, field_manager, force).await
+                }
+            },
+        });
+    }
+    for m in &r.model.methods {
+        methods.push(extra_method(m, &root, rt));
+    }
+    quote! {
+        #d
+        #[derive(Clone, Debug)]
+        pub struct #kc {
+            inner: #rt::client::TypedClient<#root>,
+        }
+
+        impl #kc {
+            #(#methods)*
+        }
+    }
+}
+
+fn extra_method(m: &crate::model::ExtraMethod, root: &TokenStream, rt: &syn::Path) -> TokenStream {
+    let name = &m.name;
+    let api = quote!(#rt::kube::api);
+    let res = quote!(#rt::client::Result);
+    let scale = quote!(#rt::k8s_openapi::api::autoscaling::v1::Scale);
+    let result = m.result.as_ref().map(|p| quote!(#p)).unwrap_or_else(|| root.clone());
+    let input = m.input.as_ref().map(|p| quote!(#p)).unwrap_or_else(|| root.clone());
+    let sub = m.subresource.clone().unwrap_or_default();
+    let d = doc(format!("`{}` on the `{}` subresource (extra method of `#[genclient(method)]`).", m.verb, sub));
+    match (m.verb, sub.as_str()) {
+        (Verb::Get, "scale") => quote! { #d pub async fn #name(&self, name: &str) -> #res<#scale> { self.inner.get_scale(name).await } },
+        (Verb::Update, "scale") => quote! {
+            #d
+            pub async fn #name(&self, name: &str, scale: &#scale, params: &#api::PostParams) -> #res<#scale> {
+                self.inner.update_scale(name, scale, params).await
+            }
+        },
+        (Verb::Patch, "scale") => quote! {
+            #d
+            pub async fn #name<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                &self, name: &str, params: &#api::PatchParams, patch: &#api::Patch<P>,
+            ) -> #res<#scale> {
+                self.inner.patch_scale(name, params, patch).await
+            }
+        },
+        (Verb::Get, _) => quote! {
+            #d
+            pub async fn #name(&self, name: &str) -> #res<#result> {
+                self.inner.get_subresource(#sub, name).await
+            }
+        },
+        (Verb::Create, _) => quote! {
+            #d
+            pub async fn #name(&self, name: &str, input: &#input, params: &#api::PostParams) -> #res<#result> {
+                self.inner.create_subresource(#sub, name, input, params).await
+            }
+        },
+        (Verb::Update, _) => quote! {
+            #d
+            pub async fn #name(&self, name: &str, input: &#input, params: &#api::PostParams) -> #res<#result> {
+                self.inner.replace_subresource(#sub, name, input, params).await
+            }
+        },
+        _ => quote! {
+            #d
+            pub async fn #name<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                &self, name: &str, params: &#api::PatchParams, patch: &#api::Patch<P>,
+            ) -> #res<#result> {
+                self.inner.patch_subresource(#sub, name, params, patch).await
+            }
+        },
+    }
+}
