@@ -8,7 +8,7 @@
 //! `#[genclient(...)]`. They are parsed by `bot_gen::model`, the same parser the
 //! build-time generator uses.
 //!
-//! ```ignore
+//! ```text
 //! #[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
 //! #[kube(group = "botops.dev", version = "v1alpha1", kind = "Bot", namespaced, status = "BotStatus")]
 //! #[genclient(skip_verbs(delete_collection))]

@@ -25,7 +25,7 @@ pub const OUTPUT_FILE: &str = "bot_gen.rs";
 ///
 /// and the generated code is pulled into a module with one line:
 ///
-/// ```ignore
+/// ```text
 /// bot_runtime::include_generated!();
 /// ```
 #[derive(Debug, Clone, Default)]

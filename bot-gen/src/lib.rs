@@ -19,7 +19,7 @@
 //! and in the crate, one line pulls the code in (modules `clientset`,
 //! `listers`, `informers`):
 //!
-//! ```ignore
+//! ```text
 //! bot_runtime::include_generated!();
 //! ```
 //!
