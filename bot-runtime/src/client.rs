@@ -174,16 +174,15 @@ where
         self.api.patch_status(name, &apply_params(field_manager, force), &Patch::Apply(config)).await
     }
 
-    /// Reads subresource `subresource` of `name` (client-gen's extra `get` methods).
-    pub async fn get_subresource<R: DeserializeOwned + Clone + Debug>(&self, subresource: &str, name: &str) -> Result<R> {
-        self.api.get_subresource(subresource, name).await.and_then(|obj: K| {
-            serde_json::to_value(&obj)
-                .and_then(serde_json::from_value)
-                .map_err(kube::Error::SerdeError)
-        })
+    /// Reads subresource `subresource` of `name` (client-gen's extra `get`
+    /// methods); the response is decoded as `R`, not as `K`.
+    pub async fn get_subresource<R: DeserializeOwned>(&self, subresource: &str, name: &str) -> Result<R> {
+        let req = self.request().get_subresource(subresource, name).map_err(kube::Error::BuildRequest)?;
+        self.client().request(req).await
     }
 
-    /// Creates on subresource `subresource` of `name` (e.g. `eviction`).
+    /// Creates on subresource `subresource` of `name` (e.g. `eviction`); the
+    /// response is decoded as `R`.
     pub async fn create_subresource<I: Serialize, R: DeserializeOwned>(
         &self,
         subresource: &str,
@@ -191,10 +190,12 @@ where
         input: &I,
         pp: &PostParams,
     ) -> Result<R> {
-        self.api.create_subresource(subresource, name, pp, input).await
+        let body = serde_json::to_vec(input).map_err(kube::Error::SerdeError)?;
+        let req = self.request().create_subresource(subresource, name, pp, body).map_err(kube::Error::BuildRequest)?;
+        self.client().request(req).await
     }
 
-    /// Replaces subresource `subresource` of `name`.
+    /// Replaces subresource `subresource` of `name`; the response is decoded as `R`.
     pub async fn replace_subresource<I: Serialize, R: DeserializeOwned>(
         &self,
         subresource: &str,
@@ -202,11 +203,12 @@ where
         input: &I,
         pp: &PostParams,
     ) -> Result<R> {
-        let obj: K = self.api.replace_subresource(subresource, name, pp, input).await?;
-        serde_json::to_value(&obj).and_then(serde_json::from_value).map_err(kube::Error::SerdeError)
+        let body = serde_json::to_vec(input).map_err(kube::Error::SerdeError)?;
+        let req = self.request().replace_subresource(subresource, name, pp, body).map_err(kube::Error::BuildRequest)?;
+        self.client().request(req).await
     }
 
-    /// Patches subresource `subresource` of `name`.
+    /// Patches subresource `subresource` of `name`; the response is decoded as `R`.
     pub async fn patch_subresource<P: Serialize + Debug, R: DeserializeOwned>(
         &self,
         subresource: &str,
@@ -214,8 +216,16 @@ where
         pp: &PatchParams,
         patch: &Patch<P>,
     ) -> Result<R> {
-        let obj: K = self.api.patch_subresource(subresource, name, pp, patch).await?;
-        serde_json::to_value(&obj).and_then(serde_json::from_value).map_err(kube::Error::SerdeError)
+        let req = self.request().patch_subresource(subresource, name, pp, patch).map_err(kube::Error::BuildRequest)?;
+        self.client().request(req).await
+    }
+
+    fn request(&self) -> kube::core::Request {
+        kube::core::Request::new(self.api.resource_url())
+    }
+
+    fn client(&self) -> kube::Client {
+        self.api.clone().into_client()
     }
 
     /// Reads the scale subresource.

@@ -415,5 +415,12 @@ async fn typed_client_watch_and_scale() -> Result<()> {
         .await?;
     assert_eq!(patched.spec.and_then(|s| s.replicas), Some(3));
     assert_eq!(deployments.get("web").await?.spec.and_then(|s| s.replicas), Some(3));
+    // The generic subresource verbs decode the subresource's own type.
+    let scale: bot_runtime::k8s_openapi::api::autoscaling::v1::Scale =
+        deployments.get_subresource("scale", "web").await?;
+    assert_eq!(
+        (scale.spec.and_then(|s| s.replicas), scale.status.map(|s| s.selector)),
+        (Some(3), Some(Some("app=web".into())))
+    );
     Ok(())
 }
