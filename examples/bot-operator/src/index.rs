@@ -218,7 +218,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(matches, 14);
+        assert_eq!(matches, 18);
         assert_eq!(selector_index_values("ns", &selectors[0]), ["ns/*"]);
         assert_eq!(selector_index_values("ns", &selectors[3]), ["ns/tier=x", "ns/tier=y"]);
         assert_eq!(selector_index_values("ns", &selectors[4]), ["ns/greeting"]);

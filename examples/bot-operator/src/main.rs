@@ -1,1 +1,53 @@
-fn main() {}
+//! `bot-operator`: runs the chatbot operator against the cluster of the
+//! default kubeconfig (or in-cluster config) until SIGINT or SIGTERM.
+//!
+//! ```text
+//! bot-operator [--namespace NS] [--workers N]   run the operator
+//! bot-operator --print-crds                      print the CRDs as YAML
+//! ```
+//!
+//! The operator installs nothing: apply `manifests/crds.yaml` first.
+
+use anyhow::{Context, bail};
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: bot-operator [--namespace NS] [--workers N] | --print-crds | --help";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut config = bot_operator::Config::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--print-crds" => {
+                print!("{}", bot_operator::crds_yaml()?);
+                return Ok(());
+            }
+            "--namespace" | "-n" => config.namespace = Some(args.next().context(USAGE)?),
+            "--workers" => config.workers = args.next().context(USAGE)?.parse().context("--workers")?,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    if config.namespace.is_none() {
+        config.namespace = std::env::var("WATCH_NAMESPACE").ok().filter(|ns| !ns.is_empty());
+    }
+
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let client = kube::Client::try_default().await.context("building a client from the kubeconfig")?;
+    bot_operator::run(client, config, shutdown_signal()).await
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+    }
+}

@@ -1,0 +1,331 @@
+//! What the operator wants to exist for a Bot: the resolved rules, the
+//! owned ConfigMap, Deployment and Service (as server-side apply
+//! configurations), and the status conditions. Pure functions, unit-tested.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bot_api::v1alpha1::{Action, Bot, Event, EventBinding, Trigger};
+use k8s_openapi::{
+    apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time},
+    jiff::Timestamp,
+};
+use kube::Resource;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Key of the rules in the rules ConfigMap.
+pub const RULES_KEY: &str = "rules.json";
+/// Where the engine container finds its rules.
+pub const RULES_DIR: &str = "/etc/bot";
+/// Pod template annotation carrying a checksum of the rules, so that pods
+/// roll when the rules change.
+pub const RULES_CHECKSUM_ANNOTATION: &str = "botops.dev/rules-checksum";
+/// Label carrying the Bot's name on everything the operator creates (and the
+/// Deployment's selector).
+pub const BOT_LABEL: &str = "botops.dev/bot";
+
+/// Condition type: credentials present and every owned object applied.
+pub const READY: &str = "Ready";
+/// Condition type: the Secret named by `spec.credentialsSecret` exists.
+pub const CREDENTIALS_FOUND: &str = "CredentialsFound";
+/// Condition type: the Bot's EventBindings were resolved to rules.
+pub const RULES_RESOLVED: &str = "RulesResolved";
+
+/// Name of a Bot's rules ConfigMap.
+pub fn rules_configmap_name(bot: &str) -> String {
+    format!("{bot}-rules")
+}
+
+/// In-cluster URL of a Bot's webhook endpoint.
+pub fn endpoint(bot: &str, namespace: &str, port: i32) -> String {
+    format!("http://{bot}.{namespace}.svc:{port}")
+}
+
+/// One rule of the engine: an Event, with the bindings that brought it in.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rule {
+    /// The Event's name.
+    pub event: String,
+    /// The EventBindings (of this Bot) selecting the Event, sorted.
+    pub bindings: Vec<String>,
+    /// When it fires.
+    pub trigger: Trigger,
+    /// What the bot does.
+    pub actions: Vec<Action>,
+}
+
+/// The content of `rules.json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rules {
+    /// Format version of this file.
+    pub version: u32,
+    /// The rules, sorted by Event name; each Event appears once.
+    pub rules: Vec<Rule>,
+}
+
+impl Rules {
+    /// Pretty JSON; deterministic (struct field order, sorted rules).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("rules serialize") + "\n"
+    }
+}
+
+/// What a Bot's EventBindings resolve to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resolution {
+    /// Per binding name: the names of the Events its selector matches, sorted.
+    pub per_binding: BTreeMap<String, Vec<String>>,
+    /// Bindings whose selector is invalid (they match nothing).
+    pub invalid: Vec<String>,
+    /// The rules.
+    pub rules: Rules,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self { version: 1, rules: Vec::new() }
+    }
+}
+
+impl Resolution {
+    /// `binding/event` for every binding and Event it selects, sorted.
+    pub fn bound_events(&self) -> Vec<String> {
+        self.per_binding.iter().flat_map(|(b, events)| events.iter().map(move |e| format!("{b}/{e}"))).collect()
+    }
+}
+
+/// Resolves `bindings`: `events_of(binding)` gives the Events a binding
+/// selects, or `None` when its selector is invalid.
+pub fn resolve<'a>(
+    bindings: impl IntoIterator<Item = &'a EventBinding>,
+    mut events_of: impl FnMut(&EventBinding) -> Option<Vec<std::sync::Arc<Event>>>,
+) -> Resolution {
+    let mut per_binding = BTreeMap::new();
+    let mut invalid = Vec::new();
+    let mut by_event: BTreeMap<String, (BTreeSet<String>, std::sync::Arc<Event>)> = BTreeMap::new();
+    for binding in bindings {
+        let name = binding.metadata.name.clone().unwrap_or_default();
+        let Some(events) = events_of(binding) else {
+            invalid.push(name.clone());
+            per_binding.insert(name, Vec::new());
+            continue;
+        };
+        let mut names: Vec<String> = events.iter().map(|e| e.metadata.name.clone().unwrap_or_default()).collect();
+        names.sort();
+        names.dedup();
+        for event in events {
+            let event_name = event.metadata.name.clone().unwrap_or_default();
+            by_event.entry(event_name).or_insert_with(|| (BTreeSet::new(), event)).0.insert(name.clone());
+        }
+        per_binding.insert(name, names);
+    }
+    invalid.sort();
+    let rules = by_event
+        .into_iter()
+        .map(|(event, (bindings, obj))| Rule {
+            event,
+            bindings: bindings.into_iter().collect(),
+            trigger: obj.spec.trigger.clone(),
+            actions: obj.spec.actions.clone(),
+        })
+        .collect();
+    Resolution { per_binding, invalid, rules: Rules { version: 1, rules } }
+}
+
+/// FNV-1a (64 bit) of `data` as `fnv1a64:<hex>`: a stable, dependency-free
+/// change detector (not a cryptographic hash).
+pub fn checksum(data: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in data.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("fnv1a64:{hash:016x}")
+}
+
+/// The controller owner reference to `bot` put on every owned object.
+pub fn owner_reference(bot: &Bot) -> OwnerReference {
+    OwnerReference {
+        api_version: Bot::api_version(&()).into_owned(),
+        kind: Bot::kind(&()).into_owned(),
+        name: bot.metadata.name.clone().unwrap_or_default(),
+        uid: bot.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+fn lowercase<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn labels(bot: &str) -> Value {
+    json!({
+        "app.kubernetes.io/name": "bot-engine",
+        "app.kubernetes.io/instance": bot,
+        "app.kubernetes.io/managed-by": "bot-operator",
+        BOT_LABEL: bot,
+    })
+}
+
+fn metadata(bot: &Bot, name: &str) -> Value {
+    let bot_name = bot.metadata.name.as_deref().unwrap_or_default();
+    json!({
+        "name": name,
+        "namespace": bot.metadata.namespace,
+        "labels": labels(bot_name),
+        "ownerReferences": [owner_reference(bot)],
+    })
+}
+
+/// The apply configuration of the rules ConfigMap `<bot>-rules`.
+pub fn configmap(bot: &Bot, rules_json: &str) -> Value {
+    let name = rules_configmap_name(bot.metadata.name.as_deref().unwrap_or_default());
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(bot, &name),
+        "data": { RULES_KEY: rules_json },
+    })
+}
+
+/// The apply configuration of the engine Deployment `<bot>`: the credentials
+/// Secret as environment (`envFrom`), the rules ConfigMap mounted at
+/// [`RULES_DIR`], and the rules' checksum on the pod template.
+pub fn deployment(bot: &Bot, rules_checksum: &str) -> Value {
+    let name = bot.metadata.name.clone().unwrap_or_default();
+    let spec = &bot.spec;
+    json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(bot, &name),
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": { "matchLabels": { BOT_LABEL: name } },
+            "template": {
+                "metadata": {
+                    "labels": labels(&name),
+                    "annotations": { RULES_CHECKSUM_ANNOTATION: rules_checksum },
+                },
+                "spec": {
+                    "containers": [{
+                        "name": "engine",
+                        "image": spec.image,
+                        "ports": [{ "name": "http", "containerPort": spec.port, "protocol": "TCP" }],
+                        "env": [
+                            { "name": "BOT_NAME", "value": name },
+                            { "name": "BOT_PLATFORM", "value": lowercase(&spec.platform) },
+                            { "name": "BOT_LOG_LEVEL", "value": lowercase(&spec.log_level) },
+                            { "name": "BOT_PORT", "value": spec.port.to_string() },
+                            { "name": "BOT_RULES", "value": format!("{RULES_DIR}/{RULES_KEY}") },
+                        ],
+                        "envFrom": [{ "secretRef": { "name": spec.credentials_secret } }],
+                        "volumeMounts": [{ "name": "rules", "mountPath": RULES_DIR, "readOnly": true }],
+                        "readinessProbe": { "httpGet": { "path": "/healthz", "port": "http" } },
+                    }],
+                    "volumes": [{
+                        "name": "rules",
+                        "configMap": { "name": rules_configmap_name(&name) },
+                    }],
+                },
+            },
+        },
+    })
+}
+
+/// The apply configuration of the ClusterIP Service `<bot>` on `spec.port`.
+pub fn service(bot: &Bot) -> Value {
+    let name = bot.metadata.name.clone().unwrap_or_default();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(bot, &name),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": { BOT_LABEL: name },
+            "ports": [{ "name": "http", "port": bot.spec.port, "targetPort": "http", "protocol": "TCP" }],
+        },
+    })
+}
+
+/// A condition; its `lastTransitionTime` is kept from `existing` when a
+/// condition of the same type already has the same status, else now.
+pub fn condition(
+    existing: &[Condition],
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: impl Into<String>,
+    generation: Option<i64>,
+) -> Condition {
+    let status = if status { "True" } else { "False" }.to_string();
+    let last_transition_time = existing
+        .iter()
+        .find(|c| c.type_ == type_ && c.status == status)
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| Time(Timestamp::now()));
+    Condition {
+        type_: type_.into(),
+        status,
+        reason: reason.into(),
+        message: message.into(),
+        observed_generation: generation,
+        last_transition_time,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn event(name: &str, reply: &str) -> Arc<Event> {
+        let mut e: Event = serde_json::from_value(json!({
+            "apiVersion": "botops.dev/v1alpha1", "kind": "Event",
+            "metadata": { "name": name, "namespace": "ns" },
+            "spec": { "trigger": { "type": "message", "keywords": [name] }, "actions": [{ "reply": reply }] }
+        }))
+        .unwrap();
+        e.metadata.uid = Some(name.into());
+        Arc::new(e)
+    }
+
+    fn binding(name: &str) -> EventBinding {
+        serde_json::from_value(json!({
+            "apiVersion": "botops.dev/v1alpha1", "kind": "EventBinding",
+            "metadata": { "name": name, "namespace": "ns" },
+            "spec": { "botRef": { "name": "bot" }, "selector": { "matchLabels": { "bot": "x" } } }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn resolution_is_sorted_and_deduplicated() {
+        let (b1, b2, b3) = (binding("b1"), binding("b2"), binding("bad"));
+        let r = resolve([&b2, &b3, &b1], |b| match b.metadata.name.as_deref() {
+            Some("b1") => Some(vec![event("hello", "Hi!"), event("bye", "Bye!")]),
+            Some("b2") => Some(vec![event("hello", "Hi!")]),
+            _ => None,
+        });
+        assert_eq!(r.bound_events(), ["b1/bye", "b1/hello", "b2/hello"]);
+        assert_eq!(r.invalid, ["bad"]);
+        let names: Vec<_> = r.rules.rules.iter().map(|r| (r.event.as_str(), r.bindings.join(","))).collect();
+        assert_eq!(names, [("bye", "b1".to_string()), ("hello", "b1,b2".to_string())]);
+        let json = r.rules.to_json();
+        assert!(json.contains("\"reply\": \"Hi!\""), "{json}");
+        assert_eq!(checksum(&json), checksum(&r.rules.to_json()));
+        assert_ne!(checksum(&json), checksum(""));
+        assert_eq!(checksum(""), "fnv1a64:cbf29ce484222325");
+    }
+
+    #[test]
+    fn transition_time_kept_while_status_unchanged() {
+        let old = condition(&[], READY, false, "A", "", Some(1));
+        let same = condition(std::slice::from_ref(&old), READY, false, "B", "other", Some(2));
+        assert_eq!(same.last_transition_time, old.last_transition_time);
+        assert_eq!((same.reason.as_str(), same.observed_generation), ("B", Some(2)));
+        let flipped = condition(std::slice::from_ref(&old), READY, true, "B", "", Some(2));
+        assert!(flipped.last_transition_time >= old.last_transition_time);
+        assert_eq!(flipped.status, "True");
+    }
+}

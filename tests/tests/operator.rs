@@ -1,0 +1,451 @@
+//! End-to-end tests of bot-operator against the real control plane: the
+//! operator runs in-process on each test's runtime, scoped to the test's own
+//! namespace, and every assertion polls the API server for real values.
+
+use std::{collections::BTreeMap, future::Future, time::Duration};
+
+use anyhow::{Context, Result};
+use bot_api::{
+    clientset::Clientset,
+    v1alpha1::{Bot, BotStatus, Event, EventBinding},
+};
+use bot_runtime::testenv::TestEnv;
+use k8s_openapi::{
+    api::{
+        apps::v1::Deployment,
+        authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec},
+        core::v1::{ConfigMap, Secret, Service},
+    },
+    apimachinery::pkg::apis::meta::v1::Condition,
+};
+use kube::{
+    Api, Client, CustomResourceExt, Resource, ResourceExt,
+    api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
+    discovery::{ApiResource, Discovery},
+};
+use serde_json::json;
+use tokio::{sync::oneshot, task::JoinHandle};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Polls `check` every 200 ms until it yields `Some`, for at most [`TIMEOUT`].
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "timed out after {TIMEOUT:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The operator running on this test's runtime; stopped by [`Operator::stop`].
+struct Operator {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<()>>,
+}
+
+impl Operator {
+    fn start(client: Client, namespace: &str) -> Self {
+        let config = bot_operator::Config {
+            namespace: Some(namespace.to_string()),
+            // Long, so a test proves that the Secret informer (not the retry) reacts.
+            missing_secret_retry: Duration::from_secs(600),
+            ..bot_operator::Config::default()
+        };
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(bot_operator::run(client, config, async move {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
+    async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(());
+        tokio::time::timeout(TIMEOUT, self.task).await.context("operator did not stop")??
+    }
+}
+
+/// A test environment with the CRDs installed and the operator running.
+async fn setup() -> Result<(TestEnv, Operator)> {
+    let env = TestEnv::start().await?;
+    env.install_crds([Bot::crd(), Event::crd(), EventBinding::crd()]).await?;
+    let operator = Operator::start(env.client(), env.namespace());
+    Ok((env, operator))
+}
+
+struct Fixture {
+    client: Client,
+    ns: String,
+    clientset: Clientset,
+}
+
+impl Fixture {
+    fn new(env: &TestEnv) -> Self {
+        let client = env.client();
+        Self { clientset: Clientset::new(client.clone()), client, ns: env.namespace().to_string() }
+    }
+
+    fn api<K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>>(&self) -> Api<K> {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    async fn secret(&self, name: &str) -> Result<()> {
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": { "name": name },
+            "stringData": { "channelSecret": "s3cr3t", "channelToken": "t0k3n" },
+        }))?;
+        self.api::<Secret>().create(&PostParams::default(), &secret).await?;
+        Ok(())
+    }
+
+    async fn bot(&self, name: &str, secret: &str, replicas: i32, port: i32) -> Result<Bot> {
+        let bot: Bot = serde_json::from_value(json!({
+            "apiVersion": "botops.dev/v1alpha1", "kind": "Bot",
+            "metadata": { "name": name },
+            "spec": {
+                "platform": "line", "credentialsSecret": secret,
+                "image": "example.com/bot-engine:test", "replicas": replicas, "port": port,
+            },
+        }))?;
+        Ok(self.clientset.botops_v1alpha1().bots(&self.ns).create(&bot, &PostParams::default()).await?)
+    }
+
+    async fn event(&self, name: &str, labels: &[(&str, &str)], keyword: &str, reply: &str) -> Result<()> {
+        let labels: BTreeMap<_, _> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let event: Event = serde_json::from_value(json!({
+            "apiVersion": "botops.dev/v1alpha1", "kind": "Event",
+            "metadata": { "name": name, "labels": labels },
+            "spec": { "trigger": { "type": "message", "keywords": [keyword] }, "actions": [{ "reply": reply }] },
+        }))?;
+        self.clientset.botops_v1alpha1().events(&self.ns).create(&event, &PostParams::default()).await?;
+        Ok(())
+    }
+
+    async fn binding(&self, name: &str, bot: &str, match_labels: &[(&str, &str)]) -> Result<()> {
+        let labels: BTreeMap<_, _> = match_labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let binding: EventBinding = serde_json::from_value(json!({
+            "apiVersion": "botops.dev/v1alpha1", "kind": "EventBinding",
+            "metadata": { "name": name },
+            "spec": { "botRef": { "name": bot }, "selector": { "matchLabels": labels } },
+        }))?;
+        self.clientset.botops_v1alpha1().event_bindings(&self.ns).create(&binding, &PostParams::default()).await?;
+        Ok(())
+    }
+
+    /// The Bot's status once `ok` accepts it.
+    async fn bot_status(&self, bot: &str, what: &str, ok: impl Fn(&BotStatus) -> bool) -> Result<BotStatus> {
+        let bots = self.clientset.botops_v1alpha1().bots(&self.ns);
+        eventually(what, || async {
+            let status = bots.get(bot).await?.status.unwrap_or_default();
+            Ok(ok(&status).then_some(status))
+        })
+        .await
+    }
+
+    /// The object once it exists and `ok` accepts it.
+    async fn object<K>(&self, name: &str, ok: impl Fn(&K) -> bool) -> Result<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api = self.api::<K>();
+        let what = format!("{} {}/{name}", K::kind(&()), self.ns);
+        eventually(&what, || async { Ok(api.get_opt(name).await?.filter(|o| ok(o))) }).await
+    }
+
+    async fn gone<K>(&self, name: &str) -> Result<()>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api = self.api::<K>();
+        let what = format!("{} {}/{name} to be deleted", K::kind(&()), self.ns);
+        eventually(&what, || async { Ok(api.get_opt(name).await?.is_none().then_some(())) }).await
+    }
+}
+
+fn condition<'a>(status: &'a BotStatus, type_: &str) -> Option<&'a Condition> {
+    status.conditions.iter().find(|c| c.type_ == type_)
+}
+
+fn is(status: &BotStatus, type_: &str, value: &str) -> bool {
+    condition(status, type_).is_some_and(|c| c.status == value)
+}
+
+fn rules_json(cm: &ConfigMap) -> String {
+    cm.data.as_ref().and_then(|d| d.get("rules.json").cloned()).unwrap_or_default()
+}
+
+fn rules_checksum(d: &Deployment) -> Option<String> {
+    d.spec.as_ref()?.template.metadata.as_ref()?.annotations.as_ref()?.get("botops.dev/rules-checksum").cloned()
+}
+
+fn controlled_by(meta: &kube::api::ObjectMeta, bot: &Bot) -> bool {
+    meta.owner_references.iter().flatten().any(|r| {
+        r.kind == "Bot"
+            && r.api_version == "botops.dev/v1alpha1"
+            && r.controller == Some(true)
+            && Some(&r.uid) == bot.metadata.uid.as_ref()
+            && Some(&r.name) == bot.metadata.name.as_ref()
+    })
+}
+
+#[tokio::test]
+async fn bot_gets_deployment_service_rules_and_status() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.event("hello", &[("bot", "greeter")], "hi", "Hello there!").await?;
+    f.event("bye", &[("bot", "greeter"), ("lang", "en")], "bye", "Goodbye!").await?;
+    f.event("other", &[("bot", "someone-else")], "x", "Not mine").await?;
+    f.binding("greetings", "greeter", &[("bot", "greeter")]).await?;
+    let bot = f.bot("greeter", "creds", 2, 9090).await?;
+
+    let status = f
+        .bot_status("greeter", "Ready=True with two bound events", |s| {
+            is(s, "Ready", "True") && s.bound_event_count == 2
+        })
+        .await?;
+    assert!(is(&status, "CredentialsFound", "True"), "{status:?}");
+    assert!(is(&status, "RulesResolved", "True"), "{status:?}");
+    assert_eq!(status.bound_events, ["greetings/bye", "greetings/hello"]);
+    assert_eq!(status.endpoint.as_deref(), Some(format!("http://greeter.{}.svc:9090", f.ns).as_str()));
+    assert_eq!(status.observed_generation, bot.metadata.generation);
+
+    let cm = f.object::<ConfigMap>("greeter-rules", |_| true).await?;
+    let rules: serde_json::Value = serde_json::from_str(&rules_json(&cm))?;
+    let events: Vec<_> = rules["rules"].as_array().context("rules")?.iter().map(|r| r["event"].clone()).collect();
+    assert_eq!(events, [json!("bye"), json!("hello")]);
+    assert_eq!(rules["rules"][1]["actions"][0]["reply"], "Hello there!");
+    assert_eq!(rules["rules"][0]["actions"][0]["reply"], "Goodbye!");
+    assert_eq!(rules["rules"][1]["trigger"], json!({ "type": "message", "keywords": ["hi"] }));
+    assert!(!rules_json(&cm).contains("Not mine"));
+    assert!(controlled_by(&cm.metadata, &bot), "{:?}", cm.metadata.owner_references);
+
+    let deploy = f.object::<Deployment>("greeter", |_| true).await?;
+    assert!(controlled_by(&deploy.metadata, &bot));
+    let spec = deploy.spec.as_ref().context("spec")?;
+    assert_eq!(spec.replicas, Some(2));
+    let pod = spec.template.spec.as_ref().context("pod spec")?;
+    let container = &pod.containers[0];
+    assert_eq!(container.image.as_deref(), Some("example.com/bot-engine:test"));
+    let env_from = container.env_from.as_ref().context("envFrom")?;
+    assert_eq!(env_from[0].secret_ref.as_ref().map(|s| s.name.as_str()), Some("creds"));
+    let volume = &pod.volumes.as_ref().context("volumes")?[0];
+    assert_eq!(volume.config_map.as_ref().map(|c| c.name.as_str()), Some("greeter-rules"));
+    assert!(rules_checksum(&deploy).is_some_and(|c| c.starts_with("fnv1a64:")));
+
+    let svc = f.object::<Service>("greeter", |_| true).await?;
+    assert!(controlled_by(&svc.metadata, &bot));
+    let svc_spec = svc.spec.as_ref().context("service spec")?;
+    assert_eq!(svc_spec.type_.as_deref(), Some("ClusterIP"));
+    assert_eq!(svc_spec.ports.as_ref().context("ports")?[0].port, 9090);
+
+    let binding = f.clientset.botops_v1alpha1().event_bindings(&f.ns).get("greetings").await?;
+    let bstatus = binding.status.context("binding status")?;
+    assert_eq!(bstatus.events, ["bye", "hello"]);
+    assert_eq!(bstatus.event_count, 2);
+    assert_eq!(bstatus.observed_generation, binding.metadata.generation);
+
+    operator.stop().await
+}
+
+#[tokio::test]
+async fn events_before_and_after_the_binding_are_both_bound() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.event("early", &[("team", "support")], "help", "How can I help?").await?;
+    f.bot("helper", "creds", 1, 8080).await?;
+    f.binding("support", "helper", &[("team", "support")]).await?;
+    f.bot_status("helper", "the early event bound", |s| s.bound_events == ["support/early"]).await?;
+
+    f.event("late", &[("team", "support")], "thanks", "You're welcome!").await?;
+    let status = f
+        .bot_status("helper", "both events bound", |s| s.bound_events == ["support/early", "support/late"])
+        .await?;
+    assert_eq!(status.bound_event_count, 2);
+    let cm = f.object::<ConfigMap>("helper-rules", |cm| rules_json(cm).contains("You're welcome!")).await?;
+    assert!(rules_json(&cm).contains("How can I help?"));
+    let binding = f.clientset.botops_v1alpha1().event_bindings(&f.ns).get("support").await?;
+    assert_eq!(binding.status.map(|s| s.events), Some(vec!["early".to_string(), "late".to_string()]));
+
+    // Relabelling an Event away from the selector unbinds it.
+    let events = f.clientset.botops_v1alpha1().events(&f.ns);
+    events.merge_patch("early", &json!({ "metadata": { "labels": { "team": "sales" } } }), None).await?;
+    f.bot_status("helper", "the relabelled event unbound", |s| s.bound_events == ["support/late"]).await?;
+    f.object::<ConfigMap>("helper-rules", |cm| !rules_json(cm).contains("How can I help?")).await?;
+
+    operator.stop().await
+}
+
+#[tokio::test]
+async fn editing_an_event_updates_the_rules() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.event("hello", &[("bot", "echo")], "hi", "Version one").await?;
+    f.binding("echo-events", "echo", &[("bot", "echo")]).await?;
+    f.bot("echo", "creds", 1, 8080).await?;
+    f.object::<ConfigMap>("echo-rules", |cm| rules_json(cm).contains("Version one")).await?;
+    let before = rules_checksum(&f.object::<Deployment>("echo", |d| rules_checksum(d).is_some()).await?);
+
+    let events = f.clientset.botops_v1alpha1().events(&f.ns);
+    let mut event = events.get("hello").await?;
+    event.spec.actions[0].reply = "Version two".into();
+    events.update(&event, &PostParams::default()).await?;
+
+    let cm = f.object::<ConfigMap>("echo-rules", |cm| rules_json(cm).contains("Version two")).await?;
+    assert!(!rules_json(&cm).contains("Version one"));
+    // The pod template follows, so pods would roll.
+    f.object::<Deployment>("echo", |d| rules_checksum(d).is_some() && rules_checksum(d) != before).await?;
+
+    operator.stop().await
+}
+
+#[tokio::test]
+async fn deleting_the_bot_garbage_collects_its_objects() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.bot("doomed", "creds", 1, 8080).await?;
+    f.bot_status("doomed", "Ready=True", |s| is(s, "Ready", "True")).await?;
+    f.object::<Deployment>("doomed", |_| true).await?;
+    f.object::<Service>("doomed", |_| true).await?;
+    f.object::<ConfigMap>("doomed-rules", |_| true).await?;
+
+    f.clientset.botops_v1alpha1().bots(&f.ns).delete("doomed", &DeleteParams::default()).await?;
+    f.gone::<Deployment>("doomed").await?;
+    f.gone::<Service>("doomed").await?;
+    f.gone::<ConfigMap>("doomed-rules").await?;
+
+    operator.stop().await
+}
+
+#[tokio::test]
+async fn missing_secret_is_a_status_until_the_secret_appears() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.bot("patient", "late-creds", 1, 8080).await?;
+    let status = f
+        .bot_status("patient", "CredentialsFound=False", |s| is(s, "CredentialsFound", "False"))
+        .await?;
+    let credentials = condition(&status, "CredentialsFound").context("condition")?;
+    assert_eq!(credentials.reason, "SecretNotFound");
+    assert!(is(&status, "Ready", "False"), "{status:?}");
+    assert!(status.endpoint.is_none());
+    assert!(f.api::<Deployment>().get_opt("patient").await?.is_none(), "no Deployment without credentials");
+    assert!(f.api::<Service>().get_opt("patient").await?.is_none());
+
+    f.secret("late-creds").await?;
+    let status = f
+        .bot_status("patient", "CredentialsFound=True", |s| is(s, "CredentialsFound", "True") && is(s, "Ready", "True"))
+        .await?;
+    let flipped = condition(&status, "CredentialsFound").context("condition")?;
+    assert!(flipped.last_transition_time >= credentials.last_transition_time);
+    let deploy = f.object::<Deployment>("patient", |_| true).await?;
+    let container = &deploy.spec.context("spec")?.template.spec.context("pod spec")?.containers[0];
+    assert_eq!(container.env_from.as_ref().context("envFrom")?[0].secret_ref.as_ref().map(|s| s.name.clone()), Some("late-creds".into()));
+
+    operator.stop().await
+}
+
+/// Applies every document of a manifest file with server-side apply.
+async fn apply_manifest(client: &Client, path: &str) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| path.to_string())?;
+    let discovery = Discovery::new(client.clone()).run().await?;
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let obj: DynamicObject = serde::Deserialize::deserialize(doc)?;
+        let types = obj.types.clone().context("apiVersion and kind")?;
+        let gvk = kube::api::GroupVersionKind::try_from(&types)?;
+        let (resource, caps): (ApiResource, _) = discovery.resolve_gvk(&gvk).context("unknown kind")?;
+        let api: Api<DynamicObject> = match (&caps.scope, obj.namespace()) {
+            (kube::discovery::Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), &ns, &resource),
+            _ => Api::all_with(client.clone(), &resource),
+        };
+        api.patch(&obj.name_any(), &PatchParams::apply("bot-tests").force(), &Patch::Apply(&obj)).await?;
+    }
+    Ok(())
+}
+
+/// `manifests/rbac.yaml` is enough to run the operator (every call it makes
+/// is allowed when it impersonates the ServiceAccount) and denies what it
+/// does not need.
+#[tokio::test]
+async fn rbac_manifest_is_sufficient_and_least_privilege() -> Result<()> {
+    let env = TestEnv::start().await?;
+    env.install_crds([Bot::crd(), Event::crd(), EventBinding::crd()]).await?;
+    let manifests = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/bot-operator/manifests");
+    apply_manifest(&env.client(), &format!("{manifests}/rbac.yaml")).await?;
+
+    let user = "system:serviceaccount:botops-system:bot-operator";
+    let mut config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(env.kubeconfig_path())?,
+        &KubeConfigOptions::default(),
+    )
+    .await?;
+    config.auth_info.impersonate = Some(user.into());
+    let operator = Operator::start(Client::try_from(config)?, env.namespace());
+
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.event("hello", &[("bot", "rbac")], "hi", "Hi from RBAC").await?;
+    f.binding("rbac-events", "rbac", &[("bot", "rbac")]).await?;
+    f.bot("rbac", "creds", 1, 8080).await?;
+    f.bot_status("rbac", "Ready=True as the ServiceAccount", |s| is(s, "Ready", "True") && s.bound_event_count == 1)
+        .await?;
+    f.object::<ConfigMap>("rbac-rules", |cm| rules_json(cm).contains("Hi from RBAC")).await?;
+    f.object::<Deployment>("rbac", |_| true).await?;
+    f.object::<Service>("rbac", |_| true).await?;
+    let binding = f.clientset.botops_v1alpha1().event_bindings(&f.ns).get("rbac-events").await?;
+    assert_eq!(binding.status.map(|s| s.event_count), Some(1));
+
+    let reviews: Api<SubjectAccessReview> = Api::all(env.client());
+    let allowed = |group: &str, resource: &str, verb: &str| {
+        let review = SubjectAccessReview {
+            spec: SubjectAccessReviewSpec {
+                user: Some(user.into()),
+                groups: Some(vec!["system:serviceaccounts".into(), "system:authenticated".into()]),
+                resource_attributes: Some(ResourceAttributes {
+                    group: Some(group.into()),
+                    resource: Some(resource.into()),
+                    verb: Some(verb.into()),
+                    namespace: Some(f.ns.clone()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let reviews = reviews.clone();
+        async move { anyhow::Ok(reviews.create(&PostParams::default(), &review).await?.status.is_some_and(|s| s.allowed)) }
+    };
+    for (group, resource, verb) in [("", "secrets", "get"), ("apps", "deployments", "patch"), ("botops.dev", "bots", "watch")] {
+        assert!(allowed(group, resource, verb).await?, "{verb} {resource} should be allowed");
+    }
+    for (group, resource, verb) in [
+        ("", "secrets", "create"),
+        ("", "secrets", "update"),
+        ("", "secrets", "delete"),
+        ("apps", "deployments", "delete"),
+        ("", "pods", "list"),
+        ("botops.dev", "bots", "update"),
+        ("botops.dev", "bots", "delete"),
+        ("botops.dev", "events", "create"),
+    ] {
+        assert!(!allowed(group, resource, verb).await?, "{verb} {resource} should be denied");
+    }
+
+    operator.stop().await
+}
