@@ -17,10 +17,9 @@ pub const OUTPUT_FILE: &str = "bot_gen.rs";
 /// Configures and runs the generator. Expected to be unwrapped in a build.rs:
 ///
 /// ```no_run
-/// // build.rs
-/// fn main() {
-///     bot_gen::Config::new().input("src/v1alpha1.rs").generate().unwrap();
-/// }
+/// // build.rs: fn main() {
+/// bot_gen::Config::new().input("src/v1alpha1.rs").generate().unwrap();
+/// // }
 /// ```
 ///
 /// and the generated code is pulled into a module with one line:

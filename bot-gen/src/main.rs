@@ -37,12 +37,14 @@ fn main() -> ExitCode {
                 }
                 None => return usage(),
             },
-            "--group-name" => match args.next().and_then(|s| s.split_once('=').map(|(a, b)| (a.to_string(), b.to_string()))) {
-                Some((g, n)) => {
-                    config.group_name(g, n);
+            "--group-name" => {
+                match args.next().and_then(|s| s.split_once('=').map(|(a, b)| (a.to_string(), b.to_string()))) {
+                    Some((g, n)) => {
+                        config.group_name(g, n);
+                    }
+                    None => return usage(),
                 }
-                None => return usage(),
-            },
+            }
             "--stdout" => stdout = true,
             "-h" | "--help" => return usage(),
             _ if arg.starts_with('-') => return usage(),
@@ -58,7 +60,9 @@ fn main() -> ExitCode {
     let result = if stdout {
         config.render().map(|code| print!("{code}"))
     } else {
-        config.generate().map(|g| eprintln!("bot-gen: {} ({})", g.path.display(), if g.changed { "written" } else { "unchanged" }))
+        config
+            .generate()
+            .map(|g| eprintln!("bot-gen: {} ({})", g.path.display(), if g.changed { "written" } else { "unchanged" }))
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

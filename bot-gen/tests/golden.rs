@@ -28,9 +28,10 @@ fn check(name: &str, actual: &str) {
 
 fn botops() -> bot_gen::Config {
     let mut config = bot_gen::Config::new();
-    config
-        .emit_rerun_if_changed(false)
-        .input_with_module(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/bot-api/src/v1alpha1.rs"), "crate::v1alpha1");
+    config.emit_rerun_if_changed(false).input_with_module(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/bot-api/src/v1alpha1.rs"),
+        "crate::v1alpha1",
+    );
     config
 }
 
@@ -51,7 +52,10 @@ fn generate_writes_only_when_changed() {
     let dir = std::env::temp_dir().join(format!("bot-gen-golden-{}", std::process::id()));
     let first = botops().out_dir(&dir).generate().unwrap();
     assert!(first.changed);
-    assert_eq!(first.kinds, ["botops.dev/v1alpha1/Bot", "botops.dev/v1alpha1/Event", "botops.dev/v1alpha1/EventBinding"]);
+    assert_eq!(
+        first.kinds,
+        ["botops.dev/v1alpha1/Bot", "botops.dev/v1alpha1/Event", "botops.dev/v1alpha1/EventBinding"]
+    );
     let mtime = std::fs::metadata(&first.path).unwrap().modified().unwrap();
     let second = botops().out_dir(&dir).generate().unwrap();
     assert!(!second.changed);
@@ -79,10 +83,15 @@ fn verbs_follow_genclient_options() {
         "#,
     )
     .unwrap();
-    let code = bot_gen::Config::new().emit_rerun_if_changed(false).input_with_module(&src, "crate::api").render().unwrap();
+    let code =
+        bot_gen::Config::new().emit_rerun_if_changed(false).input_with_module(&src, "crate::api").render().unwrap();
     let widget = &code[code.find("pub struct WidgetClient").unwrap()..];
     let widget = &widget[..widget.find("\n    }\n").unwrap()];
-    assert!(widget.contains("pub async fn get(") && widget.contains("pub async fn list(") && widget.contains("pub async fn watch("));
+    assert!(
+        widget.contains("pub async fn get(")
+            && widget.contains("pub async fn list(")
+            && widget.contains("pub async fn watch(")
+    );
     assert!(!widget.contains("pub async fn create(") && !widget.contains("update_status"));
     // Cluster-scoped: the accessor takes no namespace; the lister has get().
     assert!(code.contains("pub fn widgets(&self) -> WidgetClient"));
@@ -97,9 +106,13 @@ fn attribute_errors_name_file_and_line() {
     let dir = std::env::temp_dir().join(format!("bot-gen-err-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join("bad.rs");
-    std::fs::write(&src, "#[derive(CustomResource)]\n#[kube(group = \"a.io\", version = \"v1\", knd = \"X\")]\nstruct XSpec {}\n")
-        .unwrap();
-    let err = bot_gen::Config::new().emit_rerun_if_changed(false).input_with_module(&src, "crate").render().unwrap_err();
+    std::fs::write(
+        &src,
+        "#[derive(CustomResource)]\n#[kube(group = \"a.io\", version = \"v1\", knd = \"X\")]\nstruct XSpec {}\n",
+    )
+    .unwrap();
+    let err =
+        bot_gen::Config::new().emit_rerun_if_changed(false).input_with_module(&src, "crate").render().unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("bad.rs:2:"), "{msg}");
     assert!(msg.contains("did you mean `kind`?"), "{msg}");

@@ -29,8 +29,7 @@ use std::{
 };
 
 use k8s_openapi::{
-    api::core::v1::Namespace,
-    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    api::core::v1::Namespace, apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
     Api, Client, Config,
@@ -53,9 +52,7 @@ pub const ESTABLISH_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The `kube-testenv` binary is not where it should be.
-    #[error(
-        "kube-testenv binary not found at {0} (set {BINARY_ENV} or run `make testenv` at the workspace root)"
-    )]
+    #[error("kube-testenv binary not found at {0} (set {BINARY_ENV} or run `make testenv` at the workspace root)")]
     BinaryMissing(PathBuf),
     /// The binary could not be spawned or its output read.
     #[error("failed to run kube-testenv: {0}")]

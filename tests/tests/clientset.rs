@@ -153,8 +153,10 @@ async fn bot_verbs_round_trip() -> Result<()> {
     let ev = tokio::time::timeout(Duration::from_secs(20), watch.try_next()).await??.context("event")?;
     assert!(matches!(ev, WatchEvent::Deleted(b) if b.name_any() == "beta"));
     bots.delete_collection(&DeleteParams::default(), &ListParams::default()).await?;
-    eventually("all bots deleted", || async { Ok(bots.list(&ListParams::default()).await?.items.is_empty().then_some(())) })
-        .await?;
+    eventually("all bots deleted", || async {
+        Ok(bots.list(&ListParams::default()).await?.items.is_empty().then_some(()))
+    })
+    .await?;
     Ok(())
 }
 
@@ -191,12 +193,16 @@ async fn event_and_binding_verbs_round_trip() -> Result<()> {
         "greeter",
         EventBindingSpec {
             bot_ref: BotRef { name: "alpha".into() },
-            selector: LabelSelector { match_labels: Some(BTreeMap::from([("bot".into(), "greeter".into())])), ..Default::default() },
+            selector: LabelSelector {
+                match_labels: Some(BTreeMap::from([("bot".into(), "greeter".into())])),
+                ..Default::default()
+            },
         },
     );
     let created = bindings.create(&binding, &pp).await?;
     let mut with_status = created.clone();
-    with_status.status = Some(EventBindingStatus { events: vec!["hello".into()], event_count: 1, observed_generation: Some(1) });
+    with_status.status =
+        Some(EventBindingStatus { events: vec!["hello".into()], event_count: 1, observed_generation: Some(1) });
     let st = bindings.update_status(&with_status, &pp).await?;
     assert_eq!(st.status.unwrap().events, ["hello"]);
     let st = bindings
@@ -253,10 +259,8 @@ async fn informers_and_listers_observe_create_update_delete() -> Result<()> {
 
     let bots = cs.botops_v1alpha1().bots(&ns);
     bots.create(&bot("watched"), &PostParams::default()).await?;
-    let seen = eventually("the lister to see the new Bot", || async {
-        Ok(lister.bots(&ns).get("watched").ok())
-    })
-    .await?;
+    let seen =
+        eventually("the lister to see the new Bot", || async { Ok(lister.bots(&ns).get("watched").ok()) }).await?;
     assert_eq!(seen.spec.replicas, 1);
     assert_eq!(lister.list(&Selector::default()).len(), 1);
 

@@ -148,10 +148,7 @@ async fn rbac_denies_a_service_account_until_a_role_binding_allows_it() -> Resul
 
     // The admin impersonates the service account.
     let mut config = env.control_plane().config().await?;
-    config.auth_info = AuthInfo {
-        impersonate: Some(format!("system:serviceaccount:{ns}:reader")),
-        ..config.auth_info
-    };
+    config.auth_info = AuthInfo { impersonate: Some(format!("system:serviceaccount:{ns}:reader")), ..config.auth_info };
     let as_reader: Api<ConfigMap> = Api::namespaced(Client::try_from(config)?, ns);
 
     match as_reader.list(&ListParams::default()).await {

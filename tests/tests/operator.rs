@@ -272,9 +272,8 @@ async fn events_before_and_after_the_binding_are_both_bound() -> Result<()> {
     f.bot_status("helper", "the early event bound", |s| s.bound_events == ["support/early"]).await?;
 
     f.event("late", &[("team", "support")], "thanks", "You're welcome!").await?;
-    let status = f
-        .bot_status("helper", "both events bound", |s| s.bound_events == ["support/early", "support/late"])
-        .await?;
+    let status =
+        f.bot_status("helper", "both events bound", |s| s.bound_events == ["support/early", "support/late"]).await?;
     assert_eq!(status.bound_event_count, 2);
     let cm = f.object::<ConfigMap>("helper-rules", |cm| rules_json(cm).contains("You're welcome!")).await?;
     assert!(rules_json(&cm).contains("How can I help?"));
@@ -338,9 +337,7 @@ async fn missing_secret_is_a_status_until_the_secret_appears() -> Result<()> {
     let (env, operator) = setup().await?;
     let f = Fixture::new(&env);
     f.bot("patient", "late-creds", 1, 8080).await?;
-    let status = f
-        .bot_status("patient", "CredentialsFound=False", |s| is(s, "CredentialsFound", "False"))
-        .await?;
+    let status = f.bot_status("patient", "CredentialsFound=False", |s| is(s, "CredentialsFound", "False")).await?;
     let credentials = condition(&status, "CredentialsFound").context("condition")?;
     assert_eq!(credentials.reason, "SecretNotFound");
     assert!(is(&status, "Ready", "False"), "{status:?}");
@@ -356,7 +353,10 @@ async fn missing_secret_is_a_status_until_the_secret_appears() -> Result<()> {
     assert!(flipped.last_transition_time >= credentials.last_transition_time);
     let deploy = f.object::<Deployment>("patient", |_| true).await?;
     let container = &deploy.spec.context("spec")?.template.spec.context("pod spec")?.containers[0];
-    assert_eq!(container.env_from.as_ref().context("envFrom")?[0].secret_ref.as_ref().map(|s| s.name.clone()), Some("late-creds".into()));
+    assert_eq!(
+        container.env_from.as_ref().context("envFrom")?[0].secret_ref.as_ref().map(|s| s.name.clone()),
+        Some("late-creds".into())
+    );
 
     operator.stop().await
 }
@@ -431,7 +431,9 @@ async fn rbac_manifest_is_sufficient_and_least_privilege() -> Result<()> {
         let reviews = reviews.clone();
         async move { anyhow::Ok(reviews.create(&PostParams::default(), &review).await?.status.is_some_and(|s| s.allowed)) }
     };
-    for (group, resource, verb) in [("", "secrets", "get"), ("apps", "deployments", "patch"), ("botops.dev", "bots", "watch")] {
+    for (group, resource, verb) in
+        [("", "secrets", "get"), ("apps", "deployments", "patch"), ("botops.dev", "bots", "watch")]
+    {
         assert!(allowed(group, resource, verb).await?, "{verb} {resource} should be allowed");
     }
     for (group, resource, verb) in [

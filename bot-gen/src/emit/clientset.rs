@@ -200,15 +200,17 @@ fn kind_client(r: &Resource, rt: &syn::Path) -> TokenStream {
                 }
             },
             Verb::Patch => {
-                let status = has_status_verbs.then(|| quote! {
-                    /// Patches the status subresource of `name`.
-                    pub async fn patch_status<P: #rt::serde::Serialize + ::std::fmt::Debug>(
-                        &self,
-                        name: &str,
-                        params: &#api::PatchParams,
-                        patch: &#api::Patch<P>,
-                    ) -> #res<#root> {
-                        self.inner.patch_status(name, params, patch).await
+                let status = has_status_verbs.then(|| {
+                    quote! {
+                        /// Patches the status subresource of `name`.
+                        pub async fn patch_status<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                            &self,
+                            name: &str,
+                            params: &#api::PatchParams,
+                            patch: &#api::Patch<P>,
+                        ) -> #res<#root> {
+                            self.inner.patch_status(name, params, patch).await
+                        }
                     }
                 });
                 quote! {
@@ -292,7 +294,9 @@ fn extra_method(m: &crate::model::ExtraMethod, root: &TokenStream, rt: &syn::Pat
     let sub = m.subresource.clone().unwrap_or_default();
     let d = doc(format!("`{}` on the `{}` subresource (extra method of `#[genclient(method)]`).", m.verb, sub));
     match (m.verb, sub.as_str()) {
-        (Verb::Get, "scale") => quote! { #d pub async fn #name(&self, name: &str) -> #res<#scale> { self.inner.get_scale(name).await } },
+        (Verb::Get, "scale") => {
+            quote! { #d pub async fn #name(&self, name: &str) -> #res<#scale> { self.inner.get_scale(name).await } }
+        }
         (Verb::Update, "scale") => quote! {
             #d
             pub async fn #name(&self, name: &str, scale: &#scale, params: &#api::PostParams) -> #res<#scale> {

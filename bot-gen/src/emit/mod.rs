@@ -105,8 +105,10 @@ pub(crate) fn render(resources: &[Resource], group_names: &BTreeMap<String, Stri
                 "group name `{name}` of {group} is not a Rust identifier; set one with Config::group_name"
             )));
         }
-        if let Some(other) = names.insert(name.clone(), group) {
-            if other != *group {
+        if let Some(other) = names.insert(name.clone(), group)
+            && other != *group
+        {
+            {
                 return Err(Error::Conflict(format!(
                     "API groups {other} and {group} both get the Rust name `{name}`; \
                      give one another name with Config::group_name(\"{group}\", \"...\")"

@@ -184,10 +184,10 @@ pub fn to_plural(singular: &str) -> String {
         "person" => return "people".into(),
         _ => {}
     }
-    if let Some(stem) = s.strip_suffix('y') {
-        if !stem.ends_with(['a', 'e', 'i', 'o', 'u']) {
-            return format!("{stem}ies");
-        }
+    if let Some(stem) = s.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        return format!("{stem}ies");
     }
     if s.ends_with('s') || s.ends_with('x') || s.ends_with('z') || s.ends_with("ch") || s.ends_with("sh") {
         return format!("{s}es");

@@ -3,8 +3,8 @@
 
 use proc_macro2::Span;
 use syn::{
-    Attribute, DeriveInput, Ident, LitBool, LitInt, LitStr, Path, Token, meta::ParseNestedMeta,
-    parenthesized, spanned::Spanned,
+    Attribute, DeriveInput, Ident, LitBool, LitInt, LitStr, Path, Token, meta::ParseNestedMeta, parenthesized,
+    spanned::Spanned,
 };
 
 use super::{CelRule, Crates, ExtraMethod, PrintColumn, ResourceModel, Scale, Verb, VerbSet, to_plural};
@@ -98,7 +98,8 @@ pub(crate) fn did_you_mean<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a s
 
 fn unknown_key(errors: &mut Errors, meta: &ParseNestedMeta<'_>, attr: &str, known: &[&str]) -> syn::Result<()> {
     let path = &meta.path;
-    let name = path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| quote::quote!(#path).to_string().replace(' ', ""));
+    let name =
+        path.get_ident().map(|i| i.to_string()).unwrap_or_else(|| quote::quote!(#path).to_string().replace(' ', ""));
     let hint = match did_you_mean(&name, known) {
         Some(k) => format!("; did you mean `{k}`?"),
         None => format!("; expected one of: {}", known.join(", ")),
@@ -131,26 +132,35 @@ fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
 }
 
 fn flag_or_bool(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
-    if meta.input.peek(Token![=]) {
-        Ok(meta.value()?.parse::<LitBool>()?.value)
-    } else {
-        Ok(true)
-    }
+    if meta.input.peek(Token![=]) { Ok(meta.value()?.parse::<LitBool>()?.value) } else { Ok(true) }
 }
 
 /// A string list given as `key = "a, b"` or `key(a, b)` or `key("a", "b")`.
 fn name_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<(String, Span)>> {
     if meta.input.peek(Token![=]) {
         let s = lit_str(meta)?;
-        return Ok(s.value().split(',').map(|p| (p.trim().to_string(), s.span())).filter(|(p, _)| !p.is_empty()).collect());
+        return Ok(s
+            .value()
+            .split(',')
+            .map(|p| (p.trim().to_string(), s.span()))
+            .filter(|(p, _)| !p.is_empty())
+            .collect());
     }
     let mut out = Vec::new();
-    meta.parse_nested_meta(|inner| {
-        let ident = inner.path.require_ident()?;
-        out.push((ident.to_string(), ident.span()));
-        Ok(())
-    })
-    .or_else(|_| Ok::<_, syn::Error>(()))?;
+    let content;
+    parenthesized!(content in meta.input);
+    while !content.is_empty() {
+        if content.peek(LitStr) {
+            let s: LitStr = content.parse()?;
+            out.push((s.value(), s.span()));
+        } else {
+            let ident: Ident = syn::ext::IdentExt::parse_any(&content)?;
+            out.push((ident.to_string(), ident.span()));
+        }
+        if !content.is_empty() {
+            content.parse::<Token![,]>()?;
+        }
+    }
     Ok(out)
 }
 
@@ -357,10 +367,10 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
             );
         }
     }
-    if let Some((_, s)) = &scale {
-        if !has_status {
-            errors.push(*s, "a `scale` subresource needs a status type: add `status = \"...\"` to #[kube(...)]");
-        }
+    if let Some((_, s)) = &scale
+        && !has_status
+    {
+        errors.push(*s, "a `scale` subresource needs a status type: add `status = \"...\"` to #[kube(...)]");
     }
     for (pc, pspan) in &printcolumns {
         if !has_status && (pc.json_path.starts_with(".status") || pc.json_path.starts_with("status")) {
@@ -375,7 +385,12 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
         if !PRINTCOLUMN_TYPES.contains(&pc.type_.as_str()) {
             errors.push(
                 *pspan,
-                format!("printcolumn `{}` has type `{}`; expected one of: {}", pc.name, pc.type_, PRINTCOLUMN_TYPES.join(", ")),
+                format!(
+                    "printcolumn `{}` has type `{}`; expected one of: {}",
+                    pc.name,
+                    pc.type_,
+                    PRINTCOLUMN_TYPES.join(", ")
+                ),
             );
         }
     }
@@ -486,7 +501,13 @@ fn parse_printcolumn(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Re
         missing.push("json_path");
     }
     if !missing.is_empty() {
-        errors.push(span, format!("printcolumn is missing {}", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")));
+        errors.push(
+            span,
+            format!(
+                "printcolumn is missing {}",
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ),
+        );
         return Ok(None);
     }
     Ok(Some(PrintColumn {
@@ -705,10 +726,10 @@ fn parse_genclient(attrs: &[Attribute], errors: &mut Errors) -> GenClient {
         }
     }
     for (v, s) in &skip {
-        if let Some((list, _)) = &only {
-            if list.iter().any(|(o, _)| o == v) {
-                errors.push(*s, format!("verb `{v}` is both in `only_verbs` and in `skip_verbs`; keep it in one"));
-            }
+        if let Some((list, _)) = &only
+            && list.iter().any(|(o, _)| o == v)
+        {
+            errors.push(*s, format!("verb `{v}` is both in `only_verbs` and in `skip_verbs`; keep it in one"));
         }
         verbs.remove(*v);
     }
@@ -806,8 +827,9 @@ mod tests {
 
     #[test]
     fn readonly() {
-        let m = parse(r#"#[kube(group = "a.io", version = "v1", kind = "Foo")] #[genclient(readonly)] struct FooSpec;"#)
-            .unwrap();
+        let m =
+            parse(r#"#[kube(group = "a.io", version = "v1", kind = "Foo")] #[genclient(readonly)] struct FooSpec;"#)
+                .unwrap();
         assert_eq!(m.verbs, VerbSet::readonly());
     }
 

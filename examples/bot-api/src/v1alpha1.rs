@@ -1,5 +1,9 @@
 //! `botops.dev/v1alpha1`: Bot, Event and EventBinding.
 
+// clippy reads repeated keys inside `#[kube(printcolumn(type = ..), printcolumn(type = ..))]`
+// as duplicated attributes; they are separate columns.
+#![allow(clippy::duplicated_attributes)]
+
 use bot_derive::CustomResource;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use schemars::JsonSchema;

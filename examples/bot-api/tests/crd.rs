@@ -14,7 +14,12 @@ fn bot_crd_shape() {
     let schema = &v["schema"]["openAPIV3Schema"];
     assert_eq!(schema["properties"]["spec"]["properties"]["platform"]["enum"][0], "line");
     assert_eq!(schema["properties"]["spec"]["properties"]["replicas"]["maximum"], 10.0);
-    assert!(schema["properties"]["spec"]["properties"]["credentialsSecret"]["description"].as_str().unwrap().contains("Secret"));
+    assert!(
+        schema["properties"]["spec"]["properties"]["credentialsSecret"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Secret")
+    );
     assert_eq!(crd["spec"]["names"]["shortNames"][0], "bot");
 }
 

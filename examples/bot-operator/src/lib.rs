@@ -46,8 +46,7 @@ use bot_api::{
     v1alpha1::{Bot, BotStatus, Event, EventBinding, EventBindingStatus},
 };
 use bot_runtime::{
-    Action, Controller, HandlerFuncs, Lister, ObjectKey, TypedClient, WorkQueue, enqueue_handler,
-    factory::KindScope,
+    Action, Controller, HandlerFuncs, Lister, ObjectKey, TypedClient, WorkQueue, enqueue_handler, factory::KindScope,
 };
 use futures::FutureExt;
 use k8s_openapi::{
@@ -297,7 +296,10 @@ where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::Scope: KindScope,
 {
-    factory.core().informer_for::<K>().add_event_handler(enqueue_handler(queue.clone(), |o: &K| controller_bot_key(o.meta())));
+    factory
+        .core()
+        .informer_for::<K>()
+        .add_event_handler(enqueue_handler(queue.clone(), |o: &K| controller_bot_key(o.meta())));
 }
 
 /// Resolves the EventBindings of Bot `ns/bot` (the Bot need not exist).
@@ -377,8 +379,7 @@ async fn reconcile(ctx: Arc<Context>, key: ObjectKey) -> anyhow::Result<Action> 
             Ok(Action::Done)
         }
         Err(e) => {
-            status.conditions =
-                vec![cond(READY, false, "ApplyFailed", format!("{e:#}")), credentials, rules_condition];
+            status.conditions = vec![cond(READY, false, "ApplyFailed", format!("{e:#}")), credentials, rules_condition];
             if let Err(status_error) = write_bot_status(&ctx, &bot, status).await {
                 tracing::warn!(bot = %key, error = %status_error, "could not record the failure in the status");
             }
