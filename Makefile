@@ -34,6 +34,7 @@ control-plane: testenv
 test: testenv
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
 	KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) cargo test --workspace --all-features
 
 ## demo: the operator on a local control plane.

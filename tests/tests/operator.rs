@@ -142,11 +142,15 @@ impl Fixture {
     /// The Bot's status once `ok` accepts it.
     async fn bot_status(&self, bot: &str, what: &str, ok: impl Fn(&BotStatus) -> bool) -> Result<BotStatus> {
         let bots = self.clientset.botops_v1alpha1().bots(&self.ns);
-        eventually(what, || async {
+        let last = std::sync::Mutex::new(None);
+        let found = eventually(what, || async {
             let status = bots.get(bot).await?.status.unwrap_or_default();
-            Ok(ok(&status).then_some(status))
+            let done = ok(&status);
+            *last.lock().unwrap() = Some(status.clone());
+            Ok(done.then_some(status))
         })
-        .await
+        .await;
+        found.with_context(|| format!("last status of Bot {bot}: {:?}", last.lock().unwrap()))
     }
 
     /// The object once it exists and `ok` accepts it.

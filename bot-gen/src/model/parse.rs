@@ -131,6 +131,18 @@ fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
         .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes a string literal: `{key} = \"...\"`")))
 }
 
+/// Stores a single-valued key, reporting a second occurrence at its span.
+fn set_once(slot: &mut Option<LitStr>, meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
+    let lit = lit_str(meta)?;
+    if slot.is_some() {
+        let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        errors.push(meta.path.span(), format!("`{key}` is given twice in #[kube(...)]; keep one `{key} = \"...\"`"));
+    } else {
+        *slot = Some(lit);
+    }
+    Ok(())
+}
+
 fn flag_or_bool(meta: &ParseNestedMeta<'_>) -> syn::Result<bool> {
     if meta.input.peek(Token![=]) { Ok(meta.value()?.parse::<LitBool>()?.value) } else { Ok(true) }
 }
@@ -165,12 +177,28 @@ fn name_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<(String, Span)>> {
 }
 
 fn key_value_pair(meta: &ParseNestedMeta<'_>) -> syn::Result<(String, String)> {
+    let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+    let usage = || format!("`{key}` takes two strings: `{key}(\"example.com/key\", \"value\")`");
+    if !meta.input.peek(syn::token::Paren) {
+        let err = meta.error(usage());
+        skip_value(meta)?;
+        return Err(err);
+    }
     let content;
     parenthesized!(content in meta.input);
-    let k: LitStr = content.parse()?;
-    content.parse::<Token![,]>()?;
-    let v: LitStr = content.parse()?;
-    Ok((k.value(), v.value()))
+    let parsed = (|| -> syn::Result<(LitStr, LitStr)> {
+        let k: LitStr = content.parse()?;
+        content.parse::<Token![,]>()?;
+        let v: LitStr = content.parse()?;
+        if !content.is_empty() {
+            return Err(content.error("unexpected token"));
+        }
+        Ok((k, v))
+    })();
+    match parsed {
+        Ok((k, v)) => Ok((k.value(), v.value())),
+        Err(e) => Err(syn::Error::new(e.span(), usage())),
+    }
 }
 
 /// Parses the `#[kube]` and `#[genclient]` attributes of `input` into a model.
@@ -211,12 +239,12 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
                 return unknown_key(&mut errors, &meta, "kube", KUBE_KEYS);
             };
             match key.as_str() {
-                "group" => group = Some(lit_str(&meta)?),
-                "version" => version = Some(lit_str(&meta)?),
-                "kind" => kind = Some(lit_str(&meta)?),
-                "plural" => plural = Some(lit_str(&meta)?),
-                "singular" => singular = Some(lit_str(&meta)?),
-                "root" => root = Some(lit_str(&meta)?),
+                "group" => set_once(&mut group, &meta, &mut errors)?,
+                "version" => set_once(&mut version, &meta, &mut errors)?,
+                "kind" => set_once(&mut kind, &meta, &mut errors)?,
+                "plural" => set_once(&mut plural, &meta, &mut errors)?,
+                "singular" => set_once(&mut singular, &meta, &mut errors)?,
+                "root" => set_once(&mut root, &meta, &mut errors)?,
                 "namespaced" => {
                     if flag_or_bool(&meta)? {
                         namespaced = Some(meta.path.span());
@@ -231,7 +259,7 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
                 }
                 "shortname" => shortnames.push(lit_str(&meta)?.value()),
                 "category" => categories.push(lit_str(&meta)?.value()),
-                "selectable" => selectable.push(lit_str(&meta)?.value()),
+                "selectable" => selectable.push((lit_str(&meta)?.value(), meta.path.span())),
                 "printcolumn" => {
                     let span = meta.path.span();
                     if let Some(pc) = parse_printcolumn(&meta, &mut errors)? {
@@ -395,6 +423,72 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
         }
     }
 
+    if let Some(r) = &root
+        && syn::parse_str::<Ident>(&r.value()).is_err()
+    {
+        errors.push(r.span(), format!("`root = \"{}\"` is not a Rust identifier; use a type name such as `root = \"Bot\"`", r.value()));
+    }
+
+    // JSONPaths into the spec must name a serialized field of the spec struct.
+    let spec_fields = spec_field_names(input);
+    let mut check_spec_path = |what: &str, path: &str, span: Span, errors: &mut Errors| {
+        if let (Some(fields), Some(first)) = (&spec_fields, first_spec_segment(path))
+            && !fields.iter().any(|f| f == first)
+        {
+            let known: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let hint = match did_you_mean(first, &known) {
+                Some(k) => format!("did you mean `.spec.{k}`?"),
+                None => format!("its serialized fields are: {}", known.join(", ")),
+            };
+            errors.push(
+                span,
+                format!("{what} reads `{path}` but `{}` has no serialized field `{first}`; {hint}", input.ident),
+            );
+        }
+    };
+    for (pc, pspan) in &printcolumns {
+        if !pc.json_path.starts_with('.') {
+            errors.push(
+                *pspan,
+                format!("printcolumn `{}` has json_path `{}`; a JSONPath starts with `.`, such as `.spec.replicas`", pc.name, pc.json_path),
+            );
+        }
+        check_spec_path(&format!("printcolumn `{}`", pc.name), &pc.json_path, *pspan, &mut errors);
+    }
+    for (path, span) in &selectable {
+        if !(path.starts_with(".spec.") || path.starts_with(".status.") || path.starts_with(".metadata.")) {
+            errors.push(*span, format!("`selectable = \"{path}\"` must be a JSONPath such as `.spec.platform`"));
+        }
+        check_spec_path("`selectable`", path, *span, &mut errors);
+    }
+    if let Some((sc, sspan)) = &scale {
+        if !sc.spec_replicas_path.starts_with(".spec.") {
+            errors.push(*sspan, format!("scale `spec_replicas_path = \"{}\"` must be under `.spec.`, such as `.spec.replicas`", sc.spec_replicas_path));
+        }
+        if !sc.status_replicas_path.starts_with(".status.") {
+            errors.push(*sspan, format!("scale `status_replicas_path = \"{}\"` must be under `.status.`, such as `.status.replicas`", sc.status_replicas_path));
+        }
+        if let Some(sel) = &sc.label_selector_path
+            && !(sel.starts_with(".status.") || sel.starts_with(".spec."))
+        {
+            errors.push(*sspan, format!("scale `label_selector_path = \"{sel}\"` must be under `.status.` or `.spec.`, such as `.status.selector`"));
+        }
+        check_spec_path("scale `spec_replicas_path`", &sc.spec_replicas_path, *sspan, &mut errors);
+    }
+    for (m, mspan) in &genclient.methods {
+        match m.subresource.as_deref() {
+            Some("scale") if scale.is_none() => errors.push(
+                *mspan,
+                format!("method `{}` uses the `scale` subresource but #[kube(...)] declares none; add `scale(spec_replicas_path = \".spec.replicas\", status_replicas_path = \".status.replicas\")`", m.name),
+            ),
+            Some("status") if !has_status => errors.push(
+                *mspan,
+                format!("method `{}` uses the `status` subresource but the resource has no status; add `status = \"...\"` to #[kube(...)]", m.name),
+            ),
+            _ => {}
+        }
+    }
+
     let mut verbs = genclient.verbs;
     if !has_status || genclient.no_status {
         verbs.remove(Verb::UpdateStatus);
@@ -426,7 +520,7 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
         shortnames,
         categories,
         printcolumns: printcolumns.into_iter().map(|(p, _)| p).collect(),
-        selectable,
+        selectable: selectable.into_iter().map(|(p, _)| p).collect(),
         scale: scale.map(|(s, _)| s),
         labels,
         annotations,
@@ -437,7 +531,7 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
         derives,
         doc,
         verbs,
-        methods: genclient.methods,
+        methods: genclient.methods.into_iter().map(|(m, _)| m).collect(),
         crates,
         span,
     })
@@ -476,7 +570,12 @@ fn parse_printcolumn(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Re
                 Some("type" | "type_") => type_ = Some(lit_str(&inner)?.value()),
                 Some("json_path" | "jsonPath") => json_path = Some(lit_str(&inner)?.value()),
                 Some("description") => description = Some(lit_str(&inner)?.value()),
-                Some("priority") => priority = Some(inner.value()?.parse::<LitInt>()?.base10_parse()?),
+                Some("priority") => {
+                    let lit = inner.value()?.parse::<LitInt>().map_err(|e| {
+                        syn::Error::new(e.span(), "`priority` takes an integer: `priority = 1` (0 = default view, 1+ = `-o wide`)")
+                    })?;
+                    priority = Some(lit.base10_parse()?);
+                }
                 Some("format") => format = Some(lit_str(&inner)?.value()),
                 _ => {
                     return unknown_key(
@@ -617,12 +716,121 @@ fn parse_flat_json_object(s: &str) -> Option<Vec<(String, String)>> {
     }
 }
 
+/// The first field name after `.spec.` in a JSONPath (`.spec.botRef.name` ->
+/// `botRef`), or `None` when the path does not start there or uses brackets.
+fn first_spec_segment(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix(".spec.")?;
+    let end = rest.find(['.', '[']).unwrap_or(rest.len());
+    let seg = &rest[..end];
+    (!seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')).then_some(seg)
+}
+
+/// Applies a serde `rename_all` rule to a snake_case field name.
+fn apply_rename_all(rule: &str, field: &str) -> String {
+    let pascal = || -> String {
+        field
+            .split('_')
+            .map(|p| {
+                let mut c = p.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            })
+            .collect()
+    };
+    match rule {
+        "lowercase" => field.to_lowercase(),
+        "UPPERCASE" => field.to_uppercase(),
+        "PascalCase" => pascal(),
+        "camelCase" => {
+            let p = pascal();
+            let mut c = p.chars();
+            c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+        }
+        "SCREAMING_SNAKE_CASE" => field.to_uppercase(),
+        "kebab-case" => field.replace('_', "-"),
+        "SCREAMING-KEBAB-CASE" => field.replace('_', "-").to_uppercase(),
+        _ => field.to_string(),
+    }
+}
+
+/// The names the spec struct's fields serialize to, honouring
+/// `#[serde(rename_all = "...")]`, `#[serde(rename = "...")]` and
+/// `#[serde(skip)]`; `None` when they cannot be known (`flatten`, not a struct
+/// with named fields).
+fn spec_field_names(input: &DeriveInput) -> Option<Vec<String>> {
+    let syn::Data::Struct(data) = &input.data else { return None };
+    let syn::Fields::Named(fields) = &data.fields else { return None };
+    // Reads `key = "v"` or `key(serialize = "v", ..)` from #[serde(...)].
+    let serde_value = |meta: &ParseNestedMeta<'_>| -> syn::Result<Option<String>> {
+        if meta.input.peek(Token![=]) {
+            return Ok(meta.value()?.parse::<LitStr>().ok().map(|s| s.value()));
+        }
+        let mut out = None;
+        if meta.input.peek(syn::token::Paren) {
+            meta.parse_nested_meta(|inner| {
+                if inner.path.is_ident("serialize") {
+                    out = Some(inner.value()?.parse::<LitStr>()?.value());
+                } else {
+                    skip_value(&inner)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    };
+    let mut rename_all = None;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                rename_all = serde_value(&meta)?;
+            } else {
+                skip_value(&meta)?;
+            }
+            Ok(())
+        });
+    }
+    let mut names = Vec::new();
+    for field in &fields.named {
+        let ident = field.ident.as_ref()?;
+        let raw = ident.to_string();
+        let raw = raw.strip_prefix("r#").unwrap_or(&raw);
+        let mut name = match &rename_all {
+            Some(rule) => apply_rename_all(rule, raw),
+            None => raw.to_string(),
+        };
+        let mut skipped = false;
+        let mut flatten = false;
+        for attr in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+            let _ = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename") {
+                    if let Some(n) = serde_value(&meta)? {
+                        name = n;
+                    }
+                } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_serializing") {
+                    skipped = true;
+                } else if meta.path.is_ident("flatten") {
+                    flatten = true;
+                } else {
+                    skip_value(&meta)?;
+                }
+                Ok(())
+            });
+        }
+        if flatten {
+            return None;
+        }
+        if !skipped {
+            names.push(name);
+        }
+    }
+    Some(names)
+}
+
 struct GenClient {
     verbs: VerbSet,
     no_status: bool,
     non_namespaced: Option<Span>,
     explicit_status_verbs: Vec<(Verb, Span)>,
-    methods: Vec<ExtraMethod>,
+    methods: Vec<(ExtraMethod, Span)>,
 }
 
 fn parse_genclient(attrs: &[Attribute], errors: &mut Errors) -> GenClient {
@@ -681,8 +889,9 @@ fn parse_genclient(attrs: &[Attribute], errors: &mut Errors) -> GenClient {
                     }
                 }
                 "method" => {
+                    let span = meta.path.span();
                     if let Some(m) = parse_method(&meta, errors)? {
-                        methods.push(m);
+                        methods.push((m, span));
                     }
                 }
                 _ => return unknown_key(errors, &meta, "genclient", GENCLIENT_KEYS),
