@@ -262,6 +262,18 @@ async fn bot_gets_deployment_service_rules_and_status() -> Result<()> {
     assert_eq!(bstatus.event_count, 2);
     assert_eq!(bstatus.observed_generation, binding.metadata.generation);
 
+    // A spec change re-applies everything; what did not change is not
+    // rewritten (server-side apply of the same configuration is a no-op).
+    let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
+    bots.merge_patch("greeter", &json!({ "spec": { "replicas": 3 } }), None).await?;
+    f.bot_status("greeter", "generation 2 observed", |s| s.observed_generation == Some(2) && is(s, "Ready", "True"))
+        .await?;
+    f.object::<Deployment>("greeter", |d| d.spec.as_ref().and_then(|s| s.replicas) == Some(3)).await?;
+    let cm_after = f.api::<ConfigMap>().get("greeter-rules").await?;
+    assert_eq!(cm_after.resource_version(), cm.resource_version(), "rules ConfigMap rewritten");
+    let svc_after = f.api::<Service>().get("greeter").await?;
+    assert_eq!(svc_after.resource_version(), svc.resource_version(), "Service rewritten");
+
     operator.stop().await
 }
 

@@ -429,6 +429,15 @@ async fn write_bot_status(ctx: &Context, bot: &Bot, status: BotStatus) -> anyhow
     }
     let name = bot.metadata.name.as_deref().unwrap_or_default();
     let ns = bot.metadata.namespace.as_deref().unwrap_or_default();
+    if let Some(ready) = status.conditions.iter().find(|c| c.type_ == READY) {
+        tracing::info!(
+            bot = %format!("{ns}/{name}"),
+            ready = %ready.status,
+            reason = %ready.reason,
+            bound_events = status.bound_event_count,
+            "Bot status"
+        );
+    }
     let patch = json!({
         "apiVersion": Bot::api_version(&()),
         "kind": Bot::kind(&()),
@@ -463,6 +472,7 @@ async fn update_binding_statuses(
         if binding.status.as_ref() == Some(&status) {
             continue;
         }
+        tracing::info!(binding = %format!("{ns}/{name}"), events = status.event_count, "EventBinding status");
         let patch = json!({
             "apiVersion": EventBinding::api_version(&()),
             "kind": EventBinding::kind(&()),

@@ -8,6 +8,8 @@
 //!
 //! The operator installs nothing: apply `manifests/crds.yaml` first.
 
+use std::io::IsTerminal;
+
 use anyhow::{Context, bail};
 use tracing_subscriber::EnvFilter;
 
@@ -38,6 +40,8 @@ async fn main() -> anyhow::Result<()> {
 
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
         .init();
     let client = kube::Client::try_default().await.context("building a client from the kubeconfig")?;
     bot_operator::run(client, config, shutdown_signal()).await
