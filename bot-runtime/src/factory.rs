@@ -91,6 +91,9 @@ struct Options {
     tweak: Option<TweakFn>,
     transform: Option<MetaTransformFn>,
     custom_resync: HashMap<TypeId, Duration>,
+    /// Per kind: `Arc<dyn Fn(&mut K) + Send + Sync>` behind `Any`.
+    custom_transform: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    custom_tweak: HashMap<TypeId, TweakFn>,
 }
 
 trait ErasedInformer: Send + Sync {
@@ -176,6 +179,27 @@ impl InformerFactory {
         self
     }
 
+    /// Transforms objects of kind `K` before caching, after the
+    /// [`with_transform`](Self::with_transform) of every kind; e.g. drop the
+    /// `data` of Secrets a controller only needs to know exist.
+    #[must_use]
+    pub fn with_transform_for<K: 'static>(mut self, f: impl Fn(&mut K) + Send + Sync + 'static) -> Self {
+        let f: Arc<dyn Fn(&mut K) + Send + Sync> = Arc::new(f);
+        Arc::make_mut(&mut self.options).custom_transform.insert(TypeId::of::<K>(), Arc::new(f));
+        self
+    }
+
+    /// Adjusts the list/watch options of kind `K` only (after the tweak of
+    /// every kind); e.g. watch only the ConfigMaps a controller labels.
+    #[must_use]
+    pub fn with_tweak_list_options_for<K: 'static>(
+        mut self,
+        f: impl Fn(&mut watcher::Config) + Send + Sync + 'static,
+    ) -> Self {
+        Arc::make_mut(&mut self.options).custom_tweak.insert(TypeId::of::<K>(), Arc::new(f));
+        self
+    }
+
     /// Overrides the resync period of kind `K`.
     #[must_use]
     pub fn with_custom_resync<K: 'static>(mut self, period: Duration) -> Self {
@@ -214,10 +238,26 @@ impl InformerFactory {
         if let Some(tweak) = &opts.tweak {
             tweak(&mut watcher_config);
         }
+        if let Some(tweak) = opts.custom_tweak.get(&type_id) {
+            tweak(&mut watcher_config);
+        }
         let resync = opts.custom_resync.get(&type_id).copied().or(opts.default_resync);
         let mut config = InformerConfig::<K>::new().watcher(watcher_config).resync(resync);
-        if let Some(transform) = opts.transform.clone() {
-            config = config.transform(move |obj: &mut K| transform(obj.meta_mut()));
+        let custom = opts
+            .custom_transform
+            .get(&type_id)
+            .and_then(|f| f.downcast_ref::<Arc<dyn Fn(&mut K) + Send + Sync>>())
+            .cloned();
+        match (opts.transform.clone(), custom) {
+            (Some(meta), Some(custom)) => {
+                config = config.transform(move |obj: &mut K| {
+                    meta(obj.meta_mut());
+                    custom(obj);
+                })
+            }
+            (Some(meta), None) => config = config.transform(move |obj: &mut K| meta(obj.meta_mut())),
+            (None, Some(custom)) => config = config.transform(move |obj: &mut K| custom(obj)),
+            (None, None) => {}
         }
         let api = api_for::<K>(self.client.clone(), opts.namespace.as_deref());
         let informer = Arc::new(SharedIndexInformer::new(api, config));

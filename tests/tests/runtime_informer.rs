@@ -242,6 +242,40 @@ async fn factory_shares_one_informer_per_kind_and_starts_new_ones_only() -> Resu
 }
 
 #[tokio::test]
+async fn factory_per_kind_transform_and_tweak() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let ns = env.namespace();
+    let factory = InformerFactory::new(env.client(), None)
+        .with_namespace(ns)
+        .with_transform(|meta| meta.managed_fields = None)
+        .with_transform_for::<Secret>(|s| s.data = None)
+        .with_tweak_list_options_for::<ConfigMap>(|c| *c = c.clone().labels("owned=yes"));
+    let secrets = factory.informer_for::<Secret>();
+    let configmaps = factory.informer_for::<ConfigMap>();
+    factory.start();
+    tokio::time::timeout(TIMEOUT, factory.wait_for_cache_sync()).await?;
+
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": { "name": "creds" }, "stringData": { "token": "t0p-s3cret" }
+    }))?;
+    Api::<Secret>::namespaced(env.client(), ns).create(&PostParams::default(), &secret).await?;
+    let cms: Api<ConfigMap> = Api::namespaced(env.client(), ns);
+    cms.create(&PostParams::default(), &configmap("mine", &[("owned", "yes")], "1")?).await?;
+    cms.create(&PostParams::default(), &configmap("other", &[("owned", "no")], "1")?).await?;
+
+    let slister = secrets.lister().namespaced(ns);
+    let cached = eventually(TIMEOUT, "the Secret in the cache", || async { Ok(slister.get("creds").ok()) }).await?;
+    assert!(cached.data.is_none(), "the Secret's data is dropped before caching");
+    assert!(cached.metadata.managed_fields.is_none(), "the all-kinds transform applies too");
+    let clister = configmaps.lister().namespaced(ns);
+    eventually(TIMEOUT, "mine in the cache", || async { Ok(clister.get("mine").ok()) }).await?;
+    assert!(clister.get("other").is_err(), "the ConfigMap-only selector filters the watch");
+    assert_eq!(clister.list(&Default::default()).len(), 1);
+    factory.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn controller_reconciles_each_configmap() -> Result<()> {
     let env = TestEnv::start().await?;
     let ns = env.namespace().to_string();

@@ -46,7 +46,8 @@ use bot_api::{
     v1alpha1::{Bot, BotStatus, Event, EventBinding, EventBindingStatus},
 };
 use bot_runtime::{
-    Action, Controller, HandlerFuncs, Lister, ObjectKey, TypedClient, WorkQueue, enqueue_handler, factory::KindScope,
+    Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, TypedClient, WorkQueue, enqueue_handler,
+    factory::KindScope,
 };
 use futures::FutureExt;
 use k8s_openapi::{
@@ -126,11 +127,19 @@ struct Context {
 /// caches are still syncing (for example while the CRDs are not installed).
 pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
     let shutdown = shutdown.boxed().shared();
-    let mut factory = SharedInformerFactory::new(client.clone(), config.resync);
+    // The cache keeps what reconciling needs: no managedFields anywhere, and
+    // no credentials (the operator only checks that the Secret exists; pods
+    // read it through secretKeyRef).
+    let mut core = InformerFactory::new(client.clone(), config.resync)
+        .with_transform(|meta| meta.managed_fields = None)
+        .with_transform_for::<Secret>(|secret| {
+            secret.data = None;
+            secret.string_data = None;
+        });
     if let Some(ns) = &config.namespace {
-        factory = factory.with_namespace(ns.clone());
+        core = core.with_namespace(ns.clone());
     }
-    let factory = factory.with_transform(|meta| meta.managed_fields = None);
+    let factory = SharedInformerFactory::from_core(core);
     let queue = WorkQueue::<ObjectKey>::new();
 
     let botops = factory.botops().v1alpha1();
