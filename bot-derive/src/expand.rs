@@ -1,7 +1,7 @@
 //! Turns a [`ResourceModel`] into the root type, its `Resource` and
 //! `CustomResourceExt` impls.
 
-use bot_gen::model::{ResourceModel, parse_resource};
+use bot_gen::model::{Crates, ResourceModel, VerbSet, parse_resource};
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::{Data, DeriveInput, Fields};
@@ -24,6 +24,77 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     }
     let model = parse_resource(input)?;
     Ok(expand_model(input, &model))
+}
+
+/// A stub root type for a spec whose attributes failed to parse: the names
+/// read best-effort from `#[kube(root, kind, status, namespaced)]`, nothing
+/// else. Emitted next to the errors so they are the only ones. `None` when the
+/// root type cannot even be named (no `kind`) or the spec's shape is wrong.
+pub(crate) fn fallback(input: &DeriveInput) -> Option<TokenStream> {
+    if !input.generics.params.is_empty()
+        || !matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Named(_)))
+    {
+        return None;
+    }
+    let (mut root, mut kind, mut status, mut namespaced) = (None, None, None, false);
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("kube")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            let key = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            if meta.input.peek(syn::Token![=]) {
+                let value = meta.value()?.parse::<syn::Expr>()?;
+                let s = match value {
+                    syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                    _ => None,
+                };
+                match key.as_str() {
+                    "root" => root = root.take().or(s),
+                    "kind" => kind = kind.take().or(s),
+                    "status" => status = status.take().or(s),
+                    _ => {}
+                }
+            } else if meta.input.peek(syn::token::Paren) {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                content.parse::<TokenStream>()?;
+            } else if key == "namespaced" {
+                namespaced = true;
+            }
+            Ok(())
+        });
+    }
+    let ident = |s: &String| syn::parse_str::<syn::Ident>(s).ok();
+    let root_ident = root.as_ref().and_then(ident).or_else(|| kind.as_ref().and_then(ident))?;
+    let kind = kind.filter(|k| syn::parse_str::<syn::Ident>(k).is_ok()).unwrap_or_else(|| root_ident.to_string());
+    let model = ResourceModel {
+        spec_ident: input.ident.clone(),
+        vis: input.vis.clone(),
+        root_ident,
+        group: "invalid.example.com".into(),
+        version: "v1".into(),
+        plural: bot_gen::model::to_plural(&kind),
+        singular: kind.to_ascii_lowercase(),
+        kind,
+        namespaced,
+        status: status.and_then(|s| syn::parse_str(&s).ok()),
+        shortnames: vec![],
+        categories: vec![],
+        printcolumns: vec![],
+        selectable: vec![],
+        scale: None,
+        labels: vec![],
+        annotations: vec![],
+        storage: true,
+        served: true,
+        deprecated: None,
+        validations: vec![],
+        derives: vec![],
+        doc: None,
+        verbs: VerbSet::empty(),
+        methods: vec![],
+        crates: Crates::default(),
+        span: proc_macro2::Span::call_site(),
+    };
+    Some(expand_model(input, &model))
 }
 
 fn doc_of(input: &DeriveInput) -> Option<String> {
@@ -218,6 +289,44 @@ fn expand_model(input: &DeriveInput, m: &ResourceModel) -> TokenStream {
 
             #[doc = #verbs_doc]
             pub const VERBS: &'static [&'static str] = &[#(#verbs),*];
+
+            /// Merges the CRDs of several versions of this kind (each from its
+            /// own `#[derive(CustomResource)]`, e.g. `[v1::Foo::crd(), v2::Foo::crd()]`)
+            /// into one CRD with every version.
+            ///
+            /// Exactly one of them must be the storage version: mark the others
+            /// `#[kube(storage = false)]`. Two storage versions, none, a version
+            /// given twice, or CRDs of different groups, kinds or scopes are errors.
+            pub fn merged_crd(
+                crds: impl ::std::iter::IntoIterator<Item = #apiext::CustomResourceDefinition>,
+            ) -> ::std::result::Result<#apiext::CustomResourceDefinition, ::std::string::String> {
+                let crds: ::std::vec::Vec<_> = crds.into_iter().collect();
+                let mut names: ::std::vec::Vec<&str> = ::std::vec::Vec::new();
+                let mut storage: ::std::vec::Vec<&str> = ::std::vec::Vec::new();
+                for crd in &crds {
+                    for v in &crd.spec.versions {
+                        if names.contains(&v.name.as_str()) {
+                            return Err(format!("{}: version `{}` is given twice", #crd_name, v.name));
+                        }
+                        names.push(&v.name);
+                        if v.storage {
+                            storage.push(&v.name);
+                        }
+                    }
+                }
+                let stored = match storage.as_slice() {
+                    [one] => one.to_string(),
+                    [] => return Err(format!(
+                        "{}: none of the versions {:?} is the storage version; remove `storage = false` from exactly one",
+                        #crd_name, names
+                    )),
+                    many => return Err(format!(
+                        "{}: versions {:?} are all storage versions, but a CRD has exactly one; mark the others #[kube(storage = false)]",
+                        #crd_name, many
+                    )),
+                };
+                #kube::core::crd::merge_crds(crds, &stored).map_err(|e| format!("{}: {e}", #crd_name))
+            }
         }
 
         impl #serde::Serialize for #root {

@@ -21,5 +21,15 @@ mod expand;
 #[proc_macro_derive(CustomResource, attributes(kube, genclient))]
 pub fn derive_custom_resource(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::expand(&input).unwrap_or_else(|e| e.to_compile_error()).into()
+    match expand::expand(&input) {
+        Ok(tokens) => tokens.into(),
+        // Like thiserror: next to the errors, a stub root type with the usual
+        // impls, so users see the attribute errors and not a cascade of
+        // "cannot find type `Foo`" wherever the root type is used.
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            out.extend(expand::fallback(&input));
+            out.into()
+        }
+    }
 }

@@ -70,6 +70,18 @@ const GENCLIENT_KEYS: &[&str] =
 
 const PRINTCOLUMN_TYPES: &[&str] = &["string", "integer", "number", "boolean", "date"];
 
+/// The printer-column type meant by a common misspelling (`int` -> `integer`).
+fn printcolumn_type_hint(t: &str) -> Option<&'static str> {
+    match t.to_ascii_lowercase().as_str() {
+        "int" | "int32" | "int64" | "i32" | "i64" | "long" => Some("integer"),
+        "bool" => Some("boolean"),
+        "float" | "double" | "f64" | "f32" | "decimal" => Some("number"),
+        "str" | "text" => Some("string"),
+        "datetime" | "date-time" | "timestamp" | "time" => Some("date"),
+        other => did_you_mean(other, PRINTCOLUMN_TYPES),
+    }
+}
+
 /// Levenshtein distance, for "did you mean" suggestions.
 fn distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -129,6 +141,18 @@ fn lit_str(meta: &ParseNestedMeta<'_>) -> syn::Result<LitStr> {
     value
         .parse::<LitStr>()
         .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes a string literal: `{key} = \"...\"`")))
+}
+
+/// Records the error of one key and skips to the next `,`, so one bad value
+/// does not hide the keys after it.
+fn recover(meta: &ParseNestedMeta<'_>, res: syn::Result<()>, errors: &mut Errors) -> syn::Result<()> {
+    if let Err(e) = res {
+        errors.push_err(e);
+        while !meta.input.is_empty() && !meta.input.peek(Token![,]) {
+            meta.input.parse::<proc_macro2::TokenTree>()?;
+        }
+    }
+    Ok(())
 }
 
 /// Stores a single-valued key, reporting a second occurrence at its span.
@@ -231,108 +255,121 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
     let mut derives = Vec::new();
     let mut doc = None;
     let mut crates = Crates::default();
+    // Keys present, even with a bad value (no "missing" error for those).
+    let mut seen = std::collections::BTreeSet::new();
 
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("kube")) {
         kube_attr_span.get_or_insert(attr.span());
         let res = attr.parse_nested_meta(|meta| {
-            let Some(key) = meta.path.get_ident().map(|i| i.to_string()) else {
-                return unknown_key(&mut errors, &meta, "kube", KUBE_KEYS);
-            };
-            match key.as_str() {
-                "group" => set_once(&mut group, &meta, &mut errors)?,
-                "version" => set_once(&mut version, &meta, &mut errors)?,
-                "kind" => set_once(&mut kind, &meta, &mut errors)?,
-                "plural" => set_once(&mut plural, &meta, &mut errors)?,
-                "singular" => set_once(&mut singular, &meta, &mut errors)?,
-                "root" => set_once(&mut root, &meta, &mut errors)?,
-                "namespaced" => {
-                    if flag_or_bool(&meta)? {
-                        namespaced = Some(meta.path.span());
+            let r = (|| -> syn::Result<()> {
+                let Some(key) = meta.path.get_ident().map(|i| i.to_string()) else {
+                    return unknown_key(&mut errors, &meta, "kube", KUBE_KEYS);
+                };
+                seen.insert(key.clone());
+                match key.as_str() {
+                    "group" => set_once(&mut group, &meta, &mut errors)?,
+                    "version" => set_once(&mut version, &meta, &mut errors)?,
+                    "kind" => set_once(&mut kind, &meta, &mut errors)?,
+                    "plural" => set_once(&mut plural, &meta, &mut errors)?,
+                    "singular" => set_once(&mut singular, &meta, &mut errors)?,
+                    "root" => set_once(&mut root, &meta, &mut errors)?,
+                    "namespaced" => {
+                        if flag_or_bool(&meta)? {
+                            namespaced = Some(meta.path.span());
+                        }
                     }
-                }
-                "status" => {
-                    let s = lit_str(&meta)?;
-                    match s.parse::<Path>() {
-                        Ok(p) => status = Some((p, s.span())),
-                        Err(_) => errors.push(s.span(), "`status` must name a type: `status = \"MyStatus\"`"),
+                    "status" => {
+                        let s = lit_str(&meta)?;
+                        match s.parse::<Path>() {
+                            Ok(p) => status = Some((p, s.span())),
+                            Err(_) => errors.push(s.span(), "`status` must name a type: `status = \"MyStatus\"`"),
+                        }
                     }
-                }
-                "shortname" => shortnames.push(lit_str(&meta)?.value()),
-                "category" => categories.push(lit_str(&meta)?.value()),
-                "selectable" => selectable.push((lit_str(&meta)?.value(), meta.path.span())),
-                "printcolumn" => {
-                    let span = meta.path.span();
-                    if let Some(pc) = parse_printcolumn(&meta, &mut errors)? {
-                        printcolumns.push((pc, span));
-                    }
-                }
-                "scale" => {
-                    let span = meta.path.span();
-                    if let Some(s) = parse_scale(&meta, &mut errors)? {
-                        scale = Some((s, span));
-                    }
-                }
-                "label" => labels.push(key_value_pair(&meta)?),
-                "annotation" => annotations.push(key_value_pair(&meta)?),
-                "storage" => storage = flag_or_bool(&meta)?,
-                "served" => served = flag_or_bool(&meta)?,
-                "deprecated" => {
-                    deprecated = Some(if meta.input.peek(Token![=]) { Some(lit_str(&meta)?.value()) } else { None })
-                }
-                "validation" => {
-                    if meta.input.peek(Token![=]) {
-                        validations.push(CelRule { rule: lit_str(&meta)?.value(), message: None });
-                    } else {
-                        let mut rule = None;
-                        let mut message = None;
+                    "shortname" => shortnames.push(lit_str(&meta)?.value()),
+                    "category" => categories.push(lit_str(&meta)?.value()),
+                    "selectable" => selectable.push((lit_str(&meta)?.value(), meta.path.span())),
+                    "printcolumn" => {
                         let span = meta.path.span();
-                        meta.parse_nested_meta(|inner| {
-                            match inner.path.get_ident().map(|i| i.to_string()).as_deref() {
-                                Some("rule") => rule = Some(lit_str(&inner)?.value()),
-                                Some("message") => message = Some(lit_str(&inner)?.value()),
-                                _ => return unknown_key(&mut errors, &inner, "kube(validation", &["rule", "message"]),
+                        if let Some(pc) = parse_printcolumn(&meta, &mut errors)? {
+                            printcolumns.push((pc, span));
+                        }
+                    }
+                    "scale" => {
+                        let span = meta.path.span();
+                        if let Some(s) = parse_scale(&meta, &mut errors)? {
+                            scale = Some((s, span));
+                        }
+                    }
+                    "label" => labels.push(key_value_pair(&meta)?),
+                    "annotation" => annotations.push(key_value_pair(&meta)?),
+                    "storage" => storage = flag_or_bool(&meta)?,
+                    "served" => served = flag_or_bool(&meta)?,
+                    "deprecated" => {
+                        deprecated = Some(if meta.input.peek(Token![=]) { Some(lit_str(&meta)?.value()) } else { None })
+                    }
+                    "validation" => {
+                        if meta.input.peek(Token![=]) {
+                            validations.push(CelRule { rule: lit_str(&meta)?.value(), message: None });
+                        } else {
+                            let mut rule = None;
+                            let mut message = None;
+                            let span = meta.path.span();
+                            meta.parse_nested_meta(|inner| {
+                                match inner.path.get_ident().map(|i| i.to_string()).as_deref() {
+                                    Some("rule") => rule = Some(lit_str(&inner)?.value()),
+                                    Some("message") => message = Some(lit_str(&inner)?.value()),
+                                    _ => {
+                                        return unknown_key(
+                                            &mut errors,
+                                            &inner,
+                                            "kube(validation",
+                                            &["rule", "message"],
+                                        );
+                                    }
+                                }
+                                Ok(())
+                            })?;
+                            match rule {
+                                Some(rule) => validations.push(CelRule { rule, message }),
+                                None => errors.push(span, "`validation(...)` needs `rule = \"<CEL expression>\"`"),
                             }
-                            Ok(())
-                        })?;
-                        match rule {
-                            Some(rule) => validations.push(CelRule { rule, message }),
-                            None => errors.push(span, "`validation(...)` needs `rule = \"<CEL expression>\"`"),
                         }
                     }
-                }
-                "derive" => {
-                    let s = lit_str(&meta)?;
-                    match s.parse::<Path>() {
-                        Ok(p) => derives.push(p),
-                        Err(_) => errors.push(s.span(), "`derive` must name a trait: `derive = \"PartialEq\"`"),
-                    }
-                }
-                "doc" => doc = Some(lit_str(&meta)?.value()),
-                "crates" => meta.parse_nested_meta(|inner| {
-                    let name = inner.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-                    let slot = match name.as_str() {
-                        "kube" | "kube_core" => &mut crates.kube,
-                        "k8s_openapi" => &mut crates.k8s_openapi,
-                        "schemars" => &mut crates.schemars,
-                        "serde" => &mut crates.serde,
-                        "serde_json" => &mut crates.serde_json,
-                        "bot_runtime" => &mut crates.bot_runtime,
-                        _ => {
-                            return unknown_key(
-                                &mut errors,
-                                &inner,
-                                "kube(crates",
-                                &["kube", "k8s_openapi", "schemars", "serde", "serde_json", "bot_runtime"],
-                            );
+                    "derive" => {
+                        let s = lit_str(&meta)?;
+                        match s.parse::<Path>() {
+                            Ok(p) => derives.push(p),
+                            Err(_) => errors.push(s.span(), "`derive` must name a trait: `derive = \"PartialEq\"`"),
                         }
-                    };
-                    let s = lit_str(&inner)?;
-                    *slot = s.parse()?;
-                    Ok(())
-                })?,
-                _ => return unknown_key(&mut errors, &meta, "kube", KUBE_KEYS),
-            }
-            Ok(())
+                    }
+                    "doc" => doc = Some(lit_str(&meta)?.value()),
+                    "crates" => meta.parse_nested_meta(|inner| {
+                        let name = inner.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+                        let slot = match name.as_str() {
+                            "kube" | "kube_core" => &mut crates.kube,
+                            "k8s_openapi" => &mut crates.k8s_openapi,
+                            "schemars" => &mut crates.schemars,
+                            "serde" => &mut crates.serde,
+                            "serde_json" => &mut crates.serde_json,
+                            "bot_runtime" => &mut crates.bot_runtime,
+                            _ => {
+                                return unknown_key(
+                                    &mut errors,
+                                    &inner,
+                                    "kube(crates",
+                                    &["kube", "k8s_openapi", "schemars", "serde", "serde_json", "bot_runtime"],
+                                );
+                            }
+                        };
+                        let s = lit_str(&inner)?;
+                        *slot = s.parse()?;
+                        Ok(())
+                    })?,
+                    _ => return unknown_key(&mut errors, &meta, "kube", KUBE_KEYS),
+                }
+                Ok(())
+            })();
+            recover(&meta, r, &mut errors)
         });
         if let Err(e) = res {
             errors.push_err(e);
@@ -349,7 +386,7 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
         );
     }
     for (key, value) in [("group", &group), ("version", &version), ("kind", &kind)] {
-        if value.is_none() && kube_attr_span.is_some() {
+        if value.is_none() && kube_attr_span.is_some() && !seen.contains(key) {
             errors.push(span, format!("#[kube(...)] is missing `{key} = \"...\"`"));
         }
     }
@@ -414,10 +451,13 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
             errors.push(
                 *pspan,
                 format!(
-                    "printcolumn `{}` has type `{}`; expected one of: {}",
+                    "printcolumn `{}` has type `{}`; {}",
                     pc.name,
                     pc.type_,
-                    PRINTCOLUMN_TYPES.join(", ")
+                    match printcolumn_type_hint(&pc.type_) {
+                        Some(t) => format!("did you mean `type = \"{t}\"`?"),
+                        None => format!("expected one of: {}", PRINTCOLUMN_TYPES.join(", ")),
+                    }
                 ),
             );
         }
@@ -426,12 +466,15 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
     if let Some(r) = &root
         && syn::parse_str::<Ident>(&r.value()).is_err()
     {
-        errors.push(r.span(), format!("`root = \"{}\"` is not a Rust identifier; use a type name such as `root = \"Bot\"`", r.value()));
+        errors.push(
+            r.span(),
+            format!("`root = \"{}\"` is not a Rust identifier; use a type name such as `root = \"Bot\"`", r.value()),
+        );
     }
 
     // JSONPaths into the spec must name a serialized field of the spec struct.
     let spec_fields = spec_field_names(input);
-    let mut check_spec_path = |what: &str, path: &str, span: Span, errors: &mut Errors| {
+    let check_spec_path = |what: &str, path: &str, span: Span, errors: &mut Errors| {
         if let (Some(fields), Some(first)) = (&spec_fields, first_spec_segment(path))
             && !fields.iter().any(|f| f == first)
         {
@@ -450,7 +493,10 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
         if !pc.json_path.starts_with('.') {
             errors.push(
                 *pspan,
-                format!("printcolumn `{}` has json_path `{}`; a JSONPath starts with `.`, such as `.spec.replicas`", pc.name, pc.json_path),
+                format!(
+                    "printcolumn `{}` has json_path `{}`; a JSONPath starts with `.`, such as `.spec.replicas`",
+                    pc.name, pc.json_path
+                ),
             );
         }
         check_spec_path(&format!("printcolumn `{}`", pc.name), &pc.json_path, *pspan, &mut errors);
@@ -463,10 +509,22 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
     }
     if let Some((sc, sspan)) = &scale {
         if !sc.spec_replicas_path.starts_with(".spec.") {
-            errors.push(*sspan, format!("scale `spec_replicas_path = \"{}\"` must be under `.spec.`, such as `.spec.replicas`", sc.spec_replicas_path));
+            errors.push(
+                *sspan,
+                format!(
+                    "scale `spec_replicas_path = \"{}\"` must be under `.spec.`, such as `.spec.replicas`",
+                    sc.spec_replicas_path
+                ),
+            );
         }
         if !sc.status_replicas_path.starts_with(".status.") {
-            errors.push(*sspan, format!("scale `status_replicas_path = \"{}\"` must be under `.status.`, such as `.status.replicas`", sc.status_replicas_path));
+            errors.push(
+                *sspan,
+                format!(
+                    "scale `status_replicas_path = \"{}\"` must be under `.status.`, such as `.status.replicas`",
+                    sc.status_replicas_path
+                ),
+            );
         }
         if let Some(sel) = &sc.label_selector_path
             && !(sel.starts_with(".status.") || sel.starts_with(".spec."))
@@ -572,7 +630,10 @@ fn parse_printcolumn(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Re
                 Some("description") => description = Some(lit_str(&inner)?.value()),
                 Some("priority") => {
                     let lit = inner.value()?.parse::<LitInt>().map_err(|e| {
-                        syn::Error::new(e.span(), "`priority` takes an integer: `priority = 1` (0 = default view, 1+ = `-o wide`)")
+                        syn::Error::new(
+                            e.span(),
+                            "`priority` takes an integer: `priority = 1` (0 = default view, 1+ = `-o wide`)",
+                        )
                     })?;
                     priority = Some(lit.base10_parse()?);
                 }
@@ -847,56 +908,59 @@ fn parse_genclient(attrs: &[Attribute], errors: &mut Errors) -> GenClient {
             continue; // bare #[genclient]: all defaults
         }
         let res = attr.parse_nested_meta(|meta| {
-            let raw = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-            let key = crate::model::to_snake(&raw);
-            match key.as_str() {
-                "no_status" => no_status = flag_or_bool(&meta)?,
-                "no_verbs" => {
-                    if flag_or_bool(&meta)? {
-                        no_verbs = Some(meta.path.span())
-                    }
-                }
-                "readonly" => {
-                    if flag_or_bool(&meta)? {
-                        readonly = Some(meta.path.span())
-                    }
-                }
-                "non_namespaced" => {
-                    if flag_or_bool(&meta)? {
-                        non_namespaced = Some(meta.path.span())
-                    }
-                }
-                "only_verbs" | "skip_verbs" => {
-                    let span = meta.path.span();
-                    let mut verbs = Vec::new();
-                    for (name, vspan) in name_list(&meta)? {
-                        match Verb::parse(&name) {
-                            Some(v) => verbs.push((v, vspan)),
-                            None => {
-                                let names: Vec<&str> = Verb::ALL.iter().map(|v| v.name()).collect();
-                                let hint = match did_you_mean(&name, &names) {
-                                    Some(k) => format!("did you mean `{k}`?"),
-                                    None => format!("expected one of: {}", names.join(", ")),
-                                };
-                                errors.push(vspan, format!("unknown verb `{name}` in `{key}`; {hint}"));
-                            }
+            let r = (|| -> syn::Result<()> {
+                let raw = meta.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+                let key = crate::model::to_snake(&raw);
+                match key.as_str() {
+                    "no_status" => no_status = flag_or_bool(&meta)?,
+                    "no_verbs" => {
+                        if flag_or_bool(&meta)? {
+                            no_verbs = Some(meta.path.span())
                         }
                     }
-                    if key == "only_verbs" {
-                        only = Some((verbs, span));
-                    } else {
-                        skip.extend(verbs);
+                    "readonly" => {
+                        if flag_or_bool(&meta)? {
+                            readonly = Some(meta.path.span())
+                        }
                     }
-                }
-                "method" => {
-                    let span = meta.path.span();
-                    if let Some(m) = parse_method(&meta, errors)? {
-                        methods.push((m, span));
+                    "non_namespaced" => {
+                        if flag_or_bool(&meta)? {
+                            non_namespaced = Some(meta.path.span())
+                        }
                     }
+                    "only_verbs" | "skip_verbs" => {
+                        let span = meta.path.span();
+                        let mut verbs = Vec::new();
+                        for (name, vspan) in name_list(&meta)? {
+                            match Verb::parse(&name) {
+                                Some(v) => verbs.push((v, vspan)),
+                                None => {
+                                    let names: Vec<&str> = Verb::ALL.iter().map(|v| v.name()).collect();
+                                    let hint = match did_you_mean(&name, &names) {
+                                        Some(k) => format!("did you mean `{k}`?"),
+                                        None => format!("expected one of: {}", names.join(", ")),
+                                    };
+                                    errors.push(vspan, format!("unknown verb `{name}` in `{key}`; {hint}"));
+                                }
+                            }
+                        }
+                        if key == "only_verbs" {
+                            only = Some((verbs, span));
+                        } else {
+                            skip.extend(verbs);
+                        }
+                    }
+                    "method" => {
+                        let span = meta.path.span();
+                        if let Some(m) = parse_method(&meta, errors)? {
+                            methods.push((m, span));
+                        }
+                    }
+                    _ => return unknown_key(errors, &meta, "genclient", GENCLIENT_KEYS),
                 }
-                _ => return unknown_key(errors, &meta, "genclient", GENCLIENT_KEYS),
-            }
-            Ok(())
+                Ok(())
+            })();
+            recover(&meta, r, errors)
         });
         if let Err(e) = res {
             errors.push_err(e);
@@ -1069,5 +1133,56 @@ mod tests {
         assert!(err.contains("verb `update_status` needs a status type"), "{err}");
         assert!(err.contains("scale` subresource needs a status type"), "{err}");
         assert!(err.contains("has no status"), "{err}");
+    }
+
+    #[test]
+    fn spec_paths_follow_serde_names() {
+        let ok = parse(
+            r#"#[kube(group = "a.io", version = "v1", kind = "Foo",
+                      printcolumn(name = "R", type = "string", json_path = ".spec.botRef.name"),
+                      printcolumn(name = "T", type = "string", json_path = ".spec.type"),
+                      selectable = ".spec.botRef")]
+               #[serde(rename_all = "camelCase")]
+               struct FooSpec { bot_ref: String, #[serde(rename = "type")] kind_: String }"#,
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        let err = parse(
+            r#"#[kube(group = "a.io", version = "v1", kind = "Foo",
+                      printcolumn(name = "R", type = "string", json_path = ".spec.bot_ref"))]
+               #[serde(rename_all = "camelCase")]
+               struct FooSpec { bot_ref: String }"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("no serialized field `bot_ref`; did you mean `.spec.botRef`?"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_and_bad_root() {
+        let err = parse(
+            r#"#[kube(group = "a.io", group = "b.io", version = "v1", kind = "Foo", root = "1x")] struct FooSpec;"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("`group` is given twice"), "{err}");
+        assert!(err.contains("not a Rust identifier"), "{err}");
+    }
+
+    #[test]
+    fn scale_paths_and_methods() {
+        let err = parse(
+            r#"#[kube(group = "a.io", version = "v1", kind = "Foo", status = "S",
+                      scale(spec_replicas_path = ".status.r", status_replicas_path = ".spec.r"))]
+               #[genclient(method(name = "GetStatusX", verb = "get", subresource = "statusx"))]
+               struct FooSpec { r: i32 }"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("must be under `.spec.`"), "{err}");
+        assert!(err.contains("must be under `.status.`"), "{err}");
+        let err = parse(
+            r#"#[kube(group = "a.io", version = "v1", kind = "Foo")]
+               #[genclient(method(name = "GetScale", verb = "get", subresource = "scale"))]
+               struct FooSpec { r: i32 }"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("declares none"), "{err}");
     }
 }

@@ -1,0 +1,12 @@
+// The group must be a lower-case DNS subdomain.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "Example.COM", version = "v1", kind = "Foo")]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+// plural and singular must be lower case.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", plural = "Foos", singular = "Foo")]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

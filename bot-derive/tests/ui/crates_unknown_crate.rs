@@ -1,0 +1,12 @@
+// crates(...) knows a fixed set of crates.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", crates(kube_client = "::kube"))]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+// derive names a trait.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", derive = "Partial Eq")]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

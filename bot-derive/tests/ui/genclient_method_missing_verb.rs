@@ -1,0 +1,13 @@
+// An extra method needs a name and a verb.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo")]
+#[genclient(method(name = "GetScale", subresource = "scale"))]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

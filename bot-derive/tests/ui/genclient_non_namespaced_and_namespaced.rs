@@ -1,0 +1,13 @@
+// non_namespaced contradicts #[kube(namespaced)].
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", namespaced)]
+#[genclient(non_namespaced)]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+// kube-derive's JSON form must be a JSON object.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", printcolumn = "name: Replicas")]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+// A printer column type must be an OpenAPI type kubectl knows.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", printcolumn(name = "Replicas", type = "int", json_path = ".spec.replicas"))]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+// A JSONPath starts with a dot.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", printcolumn(name = "Replicas", type = "integer", json_path = "spec.replicas"))]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+// A selectable field must exist in the spec.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", selectable = ".spec.platform")]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}

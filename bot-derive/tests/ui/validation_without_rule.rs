@@ -1,0 +1,12 @@
+// validation(...) needs a rule.
+use bot_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "ui.example.com", version = "v1", kind = "Foo", validation(message = "replicas must be even"))]
+pub struct FooSpec {
+    pub replicas: i32,
+}
+
+fn main() {}
