@@ -2,6 +2,9 @@
 //! against the real control plane: every typed verb round-trips for each
 //! kind; informers and listers observe create, update and delete.
 
+mod common;
+use common::eventually;
+
 use std::{collections::BTreeMap, time::Duration};
 
 use anyhow::{Context, Result};
@@ -27,21 +30,6 @@ async fn env() -> Result<TestEnv> {
     let env = TestEnv::start().await?;
     env.install_crds([Bot::crd(), Event::crd(), EventBinding::crd()]).await?;
     Ok(env)
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn bot(name: &str) -> Bot {

@@ -1,6 +1,9 @@
 //! The local control plane is a real Kubernetes: etcd-backed storage with
 //! watches, kube-controller-manager (Deployments, garbage collection) and RBAC.
 
+mod common;
+use common::eventually_within;
+
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -17,22 +20,6 @@ use kube::{
     config::AuthInfo,
 };
 use serde_json::json;
-
-/// Polls `check` every 200 ms until it yields `Some`, for at most `timeout`.
-async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test]
 async fn configmap_create_get_list_watch() -> Result<()> {
@@ -100,7 +87,7 @@ async fn deployment_gets_a_replicaset_from_the_controller_manager() -> Result<()
     let replicasets: Api<ReplicaSet> = Api::namespaced(env.client(), env.namespace());
     let d = deployments.create(&PostParams::default(), &deployment("web")?).await?;
 
-    let rs = eventually(Duration::from_secs(60), "a ReplicaSet for the Deployment", || async {
+    let rs = eventually_within(Duration::from_secs(60), "a ReplicaSet for the Deployment", || async {
         let list = replicasets.list(&ListParams::default().labels("app=web")).await?;
         Ok(list.items.into_iter().next())
     })
@@ -132,7 +119,7 @@ async fn deleting_an_owner_garbage_collects_what_it_owns() -> Result<()> {
     // Background deletion: the garbage collector, not the API server, removes
     // the dependent.
     configmaps.delete("owner", &DeleteParams::background()).await?;
-    eventually(Duration::from_secs(60), "the owned ConfigMap to be collected", || async {
+    eventually_within(Duration::from_secs(60), "the owned ConfigMap to be collected", || async {
         Ok(configmaps.get_opt("owned").await?.is_none().then_some(()))
     })
     .await?;
@@ -169,7 +156,7 @@ async fn rbac_denies_a_service_account_until_a_role_binding_allows_it() -> Resul
     Api::<RoleBinding>::namespaced(env.client(), ns).create(&PostParams::default(), &binding).await?;
 
     // RBAC is evaluated from an informer cache: allow it a moment.
-    eventually(Duration::from_secs(30), "the RoleBinding to take effect", || async {
+    eventually_within(Duration::from_secs(30), "the RoleBinding to take effect", || async {
         Ok(as_reader.list(&ListParams::default()).await.ok())
     })
     .await?;

@@ -2,7 +2,10 @@
 //! operator runs in-process on each test's runtime, scoped to the test's own
 //! namespace, and every assertion polls the API server for real values.
 
-use std::{collections::BTreeMap, future::Future, time::Duration};
+mod common;
+use common::eventually;
+
+use std::{collections::BTreeMap, time::Duration};
 
 use anyhow::{Context, Result};
 use bot_api::{
@@ -28,22 +31,6 @@ use serde_json::json;
 use tokio::{sync::oneshot, task::JoinHandle};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Polls `check` every 200 ms until it yields `Some`, for at most [`TIMEOUT`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "timed out after {TIMEOUT:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// The operator running on this test's runtime; stopped by [`Operator::stop`].
 struct Operator {

@@ -1,6 +1,9 @@
 //! bot-runtime's informers, listers, factory, workqueue controller and typed
 //! client against a real kube-apiserver.
 
+mod common;
+use common::eventually_within;
+
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
@@ -25,22 +28,6 @@ use kube::{
 use serde_json::json;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Polls `check` every 100 ms until it yields `Some`, for at most `timeout`.
-async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(v) = check().await? {
-            return Ok(v);
-        }
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn configmap(name: &str, labels: &[(&str, &str)], value: &str) -> Result<ConfigMap> {
     let labels: BTreeMap<_, _> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -70,7 +57,7 @@ fn recorder() -> (Arc<Mutex<Vec<String>>>, HandlerFuncs<ConfigMap>) {
 }
 
 async fn log_len(log: &Arc<Mutex<Vec<String>>>, n: usize, what: &str) -> Result<Vec<String>> {
-    eventually(TIMEOUT, what, || async {
+    eventually_within(TIMEOUT, what, || async {
         let log = log.lock().unwrap().clone();
         Ok((log.len() >= n).then_some(log))
     })
@@ -97,20 +84,21 @@ async fn informer_and_lister_observe_create_update_delete() -> Result<()> {
     assert!(lister.get("a").unwrap_err().is_not_found());
 
     api.create(&PostParams::default(), &configmap("a", &[("suite", "crud")], "1")?).await?;
-    let cached = eventually(TIMEOUT, "a in the lister", || async { Ok(lister.get("a").ok()) }).await?;
+    let cached = eventually_within(TIMEOUT, "a in the lister", || async { Ok(lister.get("a").ok()) }).await?;
     assert_eq!(value(&cached), "1");
 
     let mut changed = (*cached).clone();
     changed.data = Some([("value".to_string(), "2".to_string())].into());
     api.replace("a", &PostParams::default(), &changed).await?;
-    eventually(TIMEOUT, "the update in the lister", || async {
+    eventually_within(TIMEOUT, "the update in the lister", || async {
         Ok(lister.get("a").ok().filter(|cm| value(cm) == "2"))
     })
     .await?;
     assert_eq!(lister.list(&Selector::default()).len(), 1);
 
     api.delete("a", &DeleteParams::default()).await?;
-    eventually(TIMEOUT, "a gone from the lister", || async { Ok(lister.get("a").is_err().then_some(())) }).await?;
+    eventually_within(TIMEOUT, "a gone from the lister", || async { Ok(lister.get("a").is_err().then_some(())) })
+        .await?;
 
     let log = log_len(&log, 3, "three events").await?;
     assert_eq!(log, ["add a false", "update a 1->2", "delete a false"]);
@@ -193,7 +181,7 @@ async fn namespace_index_and_custom_indexes() -> Result<()> {
     Api::<ConfigMap>::namespaced(two.client(), ns2)
         .create(&PostParams::default(), &configmap("e", &[("suite", &suite), ("tier", "db")], "1")?)
         .await?;
-    eventually(TIMEOUT, "e in the tier index", || async {
+    eventually_within(TIMEOUT, "e in the tier index", || async {
         Ok((lister.by_index("tier", "db")?.len() == 3).then_some(()))
     })
     .await?;
@@ -234,7 +222,7 @@ async fn factory_shares_one_informer_per_kind_and_starts_new_ones_only() -> Resu
     let created = api.create(&PostParams::default(), &configmap("t", &[], "1")?).await?;
     assert!(!created.managed_fields().is_empty(), "the server records managed fields");
     let lister = first.lister().namespaced(env.namespace());
-    let cached = eventually(TIMEOUT, "t in the cache", || async { Ok(lister.get("t").ok()) }).await?;
+    let cached = eventually_within(TIMEOUT, "t in the cache", || async { Ok(lister.get("t").ok()) }).await?;
     assert!(cached.metadata.managed_fields.is_none(), "the factory's transform applies");
 
     factory.shutdown().await;
@@ -264,11 +252,12 @@ async fn factory_per_kind_transform_and_tweak() -> Result<()> {
     cms.create(&PostParams::default(), &configmap("other", &[("owned", "no")], "1")?).await?;
 
     let slister = secrets.lister().namespaced(ns);
-    let cached = eventually(TIMEOUT, "the Secret in the cache", || async { Ok(slister.get("creds").ok()) }).await?;
+    let cached =
+        eventually_within(TIMEOUT, "the Secret in the cache", || async { Ok(slister.get("creds").ok()) }).await?;
     assert!(cached.data.is_none(), "the Secret's data is dropped before caching");
     assert!(cached.metadata.managed_fields.is_none(), "the all-kinds transform applies too");
     let clister = configmaps.lister().namespaced(ns);
-    eventually(TIMEOUT, "mine in the cache", || async { Ok(clister.get("mine").ok()) }).await?;
+    eventually_within(TIMEOUT, "mine in the cache", || async { Ok(clister.get("mine").ok()) }).await?;
     assert!(clister.get("other").is_err(), "the ConfigMap-only selector filters the watch");
     assert_eq!(clister.list(&Default::default()).len(), 1);
     factory.shutdown().await;
@@ -321,7 +310,7 @@ async fn controller_reconciles_each_configmap() -> Result<()> {
         client.create(&configmap(name, &[("suite", "controller")], &i.to_string())?, &PostParams::default()).await?;
     }
     client.create(&configmap("ignored", &[], "x")?, &PostParams::default()).await?;
-    eventually(TIMEOUT, "every ConfigMap stamped", || async {
+    eventually_within(TIMEOUT, "every ConfigMap stamped", || async {
         let list = client.list(&ListParams::default().labels("suite=controller")).await?;
         Ok(list.items.iter().all(|cm| cm.annotations().contains_key("stamped")).then_some(()))
     })
