@@ -168,3 +168,23 @@ async fn rbac_denies_a_service_account_until_a_role_binding_allows_it() -> Resul
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_second_control_plane_runs_beside_the_first() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let second = bot_runtime::testenv::ControlPlane::start().await?;
+    assert_ne!(second.kubeconfig_path(), env.kubeconfig_path());
+    let (a, b) = (env.client(), second.client().await?);
+    let (va, vb) = (a.apiserver_version().await?, b.apiserver_version().await?);
+    assert_eq!((va.major.as_str(), va.minor.as_str()), ("1", "36"));
+    assert_eq!(va.git_version, vb.git_version);
+    // Separate stores: a namespace made in one is absent from the other.
+    let ns = env.namespace();
+    assert!(Api::<k8s_openapi::api::core::v1::Namespace>::all(b).get_opt(ns).await?.is_none());
+    assert!(Api::<k8s_openapi::api::core::v1::Namespace>::all(a).get_opt(ns).await?.is_some());
+    // Dropping it stops it cleanly: its kubeconfig directory goes away.
+    let dir = second.kubeconfig_path().parent().context("kubeconfig has a directory")?.to_path_buf();
+    tokio::task::spawn_blocking(move || drop(second)).await?;
+    assert!(!dir.exists(), "the control plane's directory is removed when it stops");
+    Ok(())
+}
