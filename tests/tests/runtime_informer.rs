@@ -431,6 +431,9 @@ async fn typed_client_watch_and_scale() -> Result<()> {
     let mut scale = deployments.get_scale("web").await?;
     assert_eq!(scale.spec.as_ref().and_then(|s| s.replicas), Some(1));
     scale.spec.get_or_insert_with(Default::default).replicas = Some(2);
+    // The deployment controller writes the Deployment's status at any time,
+    // which moves the resourceVersion the Scale carries: update unconditionally.
+    scale.metadata.resource_version = None;
     let updated = deployments.update_scale("web", &scale, &PostParams::default()).await?;
     assert_eq!(updated.spec.and_then(|s| s.replicas), Some(2));
     let patched = deployments
