@@ -156,14 +156,26 @@ async fn event_and_binding_verbs_round_trip() -> Result<()> {
     let (events, bindings) = (v1.events(env.namespace()), v1.event_bindings(env.namespace()));
     let pp = PostParams::default();
 
+    let rv = events.list(&ListParams::default()).await?.metadata.resource_version.context("rv")?;
+    let mut watch = events.watch(&WatchParams::default().timeout(20), &rv).await?;
     let e = events.create(&event("hello", "Hello!"), &pp).await?;
     assert_eq!(e.spec.actions[0].reply, "Hello!");
+    let ev = tokio::time::timeout(Duration::from_secs(20), watch.try_next()).await??.context("event")?;
+    assert!(matches!(ev, WatchEvent::Added(e) if e.name_any() == "hello"));
+    assert!(events.get_opt("nope").await?.is_none());
     let mut e = events.get("hello").await?;
     e.spec.actions[0].reply = "Hi there!".into();
     assert_eq!(events.update(&e, &pp).await?.spec.actions[0].reply, "Hi there!");
     let patched = events.merge_patch("hello", &json!({ "metadata": { "labels": { "tier": "gold" } } }), None).await?;
     assert_eq!(patched.labels()["tier"], "gold");
     assert_eq!(events.list(&ListParams::default().labels("tier=gold")).await?.items.len(), 1);
+    let ops: bot_runtime::json_patch::Patch =
+        serde_json::from_value(json!([{ "op": "add", "path": "/spec/trigger/keywords/-", "value": "hey" }]))?;
+    assert_eq!(events.json_patch("hello", ops).await?.spec.trigger.keywords, ["hi", "hey"]);
+    let p = events
+        .patch("hello", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "trigger": { "pattern": "^h" } } })))
+        .await?;
+    assert_eq!(p.spec.trigger.pattern.as_deref(), Some("^h"));
     let applied = events
         .apply(
             "bye",
@@ -187,7 +199,26 @@ async fn event_and_binding_verbs_round_trip() -> Result<()> {
             },
         },
     );
+    let rv = bindings.list(&ListParams::default()).await?.metadata.resource_version.context("rv")?;
+    let mut watch = bindings.watch(&WatchParams::default().timeout(20), &rv).await?;
     let created = bindings.create(&binding, &pp).await?;
+    let ev = tokio::time::timeout(Duration::from_secs(20), watch.try_next()).await??.context("event")?;
+    assert!(matches!(ev, WatchEvent::Added(b) if b.name_any() == "greeter"));
+    let mut changed = created.clone();
+    changed.spec.bot_ref.name = "beta".into();
+    let created = bindings.update(&changed, &pp).await?;
+    assert_eq!(created.spec.bot_ref.name, "beta");
+    let merged = bindings.merge_patch("greeter", &json!({ "spec": { "botRef": { "name": "alpha" } } }), None).await?;
+    assert_eq!(merged.spec.bot_ref.name, "alpha");
+    let ops: bot_runtime::json_patch::Patch =
+        serde_json::from_value(json!([{ "op": "add", "path": "/metadata/labels", "value": { "team": "a" } }]))?;
+    assert_eq!(bindings.json_patch("greeter", ops).await?.labels()["team"], "a");
+    let p = bindings
+        .patch("greeter", &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "labels": { "team": "b" } } })))
+        .await?;
+    assert_eq!(p.labels()["team"], "b");
+    assert_eq!(bindings.list(&ListParams::default().labels("team=b")).await?.items.len(), 1);
+    let created = bindings.get("greeter").await?;
     let mut with_status = created.clone();
     with_status.status =
         Some(EventBindingStatus { events: vec!["hello".into()], event_count: 1, observed_generation: Some(1) });
@@ -203,6 +234,20 @@ async fn event_and_binding_verbs_round_trip() -> Result<()> {
         )
         .await?;
     assert_eq!(st.status.unwrap().event_count, 2);
+    let ps = bindings
+        .patch_status("greeter", &PatchParams::default(), &Patch::Merge(json!({ "status": { "eventCount": 3 } })))
+        .await?;
+    assert_eq!(ps.status.unwrap().event_count, 3);
+    let applied = bindings
+        .apply(
+            "other",
+            &json!({ "apiVersion": "botops.dev/v1alpha1", "kind": "EventBinding", "metadata": { "name": "other" },
+                     "spec": { "botRef": { "name": "gamma" }, "selector": {} } }),
+            "tests",
+            false,
+        )
+        .await?;
+    assert_eq!(applied.spec.bot_ref.name, "gamma");
     assert_eq!(bindings.get("greeter").await?.spec.bot_ref.name, "alpha");
     bindings.delete("greeter", &DeleteParams::default()).await?;
     assert!(bindings.get_opt("greeter").await?.is_none());
