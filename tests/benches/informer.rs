@@ -12,7 +12,7 @@
 use std::{sync::Arc, time::Instant};
 
 use anyhow::Result;
-use bot_runtime::{factory::InformerFactory, testenv::TestEnv};
+use bot_runtime::{SharedIndexInformer, factory::InformerFactory, testenv::TestEnv};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::{
@@ -22,14 +22,44 @@ use kube::{
 };
 use serde_json::json;
 
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+/// Counts live heap bytes and their peak: exact, unlike RSS (which keeps
+/// what the allocator once had).
+#[global_allocator]
+static HEAP: peak_alloc::PeakAlloc = peak_alloc::PeakAlloc;
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Syncs one informer over the bench ConfigMaps and reports its heap cost.
+async fn measure(
+    client: &kube::Client,
+    n: usize,
+    label: &str,
+    strip_managed_fields: bool,
+) -> Result<Arc<SharedIndexInformer<ConfigMap>>> {
+    let base = HEAP.current_usage();
+    HEAP.reset_peak_usage();
+    let mut factory = InformerFactory::new(client.clone(), None)
+        .with_tweak_list_options(|c| c.label_selector = Some("app=bench".into()));
+    if strip_managed_fields {
+        factory = factory.with_transform(|m| m.managed_fields = None);
+    }
+    let informer = factory.informer_for::<ConfigMap>();
+    let t = Instant::now();
+    factory.start();
+    factory.wait_for_cache_sync().await;
+    let sync = t.elapsed();
+    assert_eq!(informer.store().len(), n);
+    let live = HEAP.current_usage().saturating_sub(base);
+    let peak = HEAP.peak_usage().saturating_sub(base);
+    println!(
+        "{label}: sync {sync:.2?}; cache {:.1} MiB live ({:.0} B/object), peak during the initial list {:.1} MiB",
+        mib(live),
+        live as f64 / n as f64,
+        mib(peak)
+    );
+    Ok(informer)
 }
 
 fn configmap(i: usize) -> ConfigMap {
@@ -71,30 +101,18 @@ async fn main() -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     println!("created {n} ConfigMaps in {} namespaces in {:.1?}", namespaces, t.elapsed());
 
-    // Baseline: a plain LIST of everything, dropped.
-    let before_list = rss_kib();
+    // A plain LIST of everything, for scale: what one copy of the objects costs.
+    let base = HEAP.current_usage();
     let listed = Api::<ConfigMap>::all(client.clone()).list(&ListParams::default().labels("app=bench")).await?;
-    let list_kib = rss_kib().saturating_sub(before_list);
     assert_eq!(listed.items.len(), n);
+    println!("a plain LIST holds {:.1} MiB", mib(HEAP.current_usage().saturating_sub(base)));
     drop(listed);
 
-    let before = rss_kib();
-    let factory = InformerFactory::new(client.clone(), None)
-        .with_tweak_list_options(|c| c.label_selector = Some("app=bench".into()));
-    let informer = factory.informer_for::<ConfigMap>();
-    let t = Instant::now();
-    factory.start();
-    factory.wait_for_cache_sync().await;
-    let sync = t.elapsed();
-    let after = rss_kib();
+    let stripped = measure(&client, n, "informer, managedFields stripped", true).await?;
+    stripped.shutdown().await;
+    drop(stripped);
+    let informer = measure(&client, n, "informer, objects as served", false).await?;
     let store = informer.store();
-    assert_eq!(store.len(), n);
-    println!(
-        "informer sync: {sync:.1?}; RSS +{} KiB ({:.0} B/object); a plain LIST of the same grew RSS +{} KiB",
-        after.saturating_sub(before),
-        (after.saturating_sub(before) * 1024) as f64 / n as f64,
-        list_kib
-    );
 
     // Lister: namespace index versus scan.
     let lister = informer.lister();
@@ -125,7 +143,7 @@ async fn main() -> Result<()> {
     let a = lister.namespaced(&ns_names[0]).get("cm-0")?;
     let b = store.list().into_iter().find(|c| c.name_any() == "cm-0").expect("cached");
     assert!(Arc::ptr_eq(&a, &b));
-    factory.shutdown().await;
+    informer.shutdown().await;
     for ns in &ns_names {
         Api::<Namespace>::all(client.clone()).delete(ns, &Default::default()).await?;
     }
