@@ -41,6 +41,7 @@ test: testenv
 demo: testenv
 	KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) ./examples/demo.sh
 
-## bless: regenerate golden files (generated code, UI test stderr).
-bless:
-	BLESS=1 TRYBUILD=overwrite cargo test --workspace --all-features -- golden ui
+## bless: regenerate golden files (generated code, CRD manifest, UI test stderr); review the diff.
+bless: testenv
+	BLESS=1 TRYBUILD=overwrite KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) \
+		cargo test --workspace --all-features
