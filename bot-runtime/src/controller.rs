@@ -1,6 +1,8 @@
 //! A controller runner: N workers pulling keys from a [`WorkQueue`] and reconciling them.
 
-use std::{fmt::Display, future::Future, hash::Hash, sync::Arc, time::Duration};
+use std::{fmt::Display, future::Future, hash::Hash, panic::AssertUnwindSafe, sync::Arc, time::Duration};
+
+use futures::FutureExt;
 
 use kube::Resource;
 
@@ -74,7 +76,19 @@ where
             let (queue, reconcile, name) = (self.queue.clone(), reconcile.clone(), name.clone());
             workers.spawn(async move {
                 while let Some(item) = queue.get().await {
-                    match reconcile(item.clone()).await {
+                    // A panicking reconcile is a failed one: the item is
+                    // retried, marked done, and the worker lives on.
+                    let outcome = AssertUnwindSafe(reconcile(item.clone())).catch_unwind().await;
+                    let outcome = match outcome {
+                        Ok(result) => result,
+                        Err(_) => {
+                            tracing::error!(controller = %name, ?item, "reconcile panicked; requeueing");
+                            queue.add_rate_limited(item.clone());
+                            queue.done(&item);
+                            continue;
+                        }
+                    };
+                    match outcome {
                         Ok(Action::Done) => queue.forget(&item),
                         Ok(Action::RequeueAfter(delay)) => {
                             queue.forget(&item);
@@ -90,9 +104,15 @@ where
                 }
             });
         }
+        // Workers only end once the queue is shut down (by `shutdown`, or by
+        // whoever else owns the queue).
         tokio::select! {
             () = shutdown => {}
-            _ = workers.join_next() => {}
+            Some(ended) = workers.join_next() => {
+                if let Err(e) = ended {
+                    tracing::error!(controller = %name, error = %e, "controller worker ended abnormally");
+                }
+            }
         }
         self.queue.shutdown();
         while workers.join_next().await.is_some() {}
@@ -153,6 +173,40 @@ where
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_reconcile_is_retried_and_does_not_stop_the_controller() {
+        let queue = WorkQueue::<u32>::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let controller = Controller::new("panics", queue.clone(), {
+            let calls = calls.clone();
+            move |item: u32| {
+                let calls = calls.clone();
+                async move {
+                    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                        panic!("first attempt at {item} panics");
+                    }
+                    Ok::<_, String>(Action::Done)
+                }
+            }
+        })
+        .workers(1);
+        queue.add(1);
+        let run = tokio::spawn(controller.run(async move {
+            let _ = rx.await;
+        }));
+        while calls.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        queue.add(2);
+        while calls.load(Ordering::SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), run).await.expect("run returns").unwrap();
+        assert_eq!(queue.processing(), 0);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn reconciles_retries_and_drains() {
