@@ -143,6 +143,13 @@ impl Config {
                 Some(m) => m,
                 None => module_path(&root, &file)?,
             };
+            if syn::parse_str::<syn::Path>(&module).is_err() {
+                return Err(Error::Conflict(format!(
+                    "{} maps to module `{module}`, which is not a Rust path (a keyword file name?); \
+                     use Config::input_with_module to say which module it is",
+                    file.display()
+                )));
+            }
             resources.extend(load_file(&file, &module)?);
         }
         resources.sort_by(|a, b| {
@@ -162,9 +169,12 @@ impl Config {
 
     /// Generates the code as a string (formatted, `@generated`).
     pub fn render(&self) -> Result<String> {
-        let resources = self.load()?;
+        self.render_resources(&self.load()?)
+    }
+
+    fn render_resources(&self, resources: &[Resource]) -> Result<String> {
         let runtime = self.runtime_path.clone().unwrap_or_else(|| "::bot_runtime".into());
-        emit::render(&resources, &self.group_names, &runtime)
+        emit::render(resources, &self.group_names, &runtime)
     }
 
     /// Generates and writes `OUT_DIR/bot_gen.rs`, only if its content changed.
@@ -173,8 +183,9 @@ impl Config {
             Some(d) => self.resolve(d),
             None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
         };
-        let kinds = self.load()?.iter().map(|r| format!("{}/{}", r.model.api_version(), r.model.kind)).collect();
-        let code = self.render()?;
+        let resources = self.load()?;
+        let kinds = resources.iter().map(|r| format!("{}/{}", r.model.api_version(), r.model.kind)).collect();
+        let code = self.render_resources(&resources)?;
         std::fs::create_dir_all(&out_dir).map_err(|source| Error::Io { path: out_dir.clone(), source })?;
         let path = out_dir.join(OUTPUT_FILE);
         let changed = std::fs::read_to_string(&path).map(|old| old != code).unwrap_or(true);

@@ -157,3 +157,49 @@ fn cli_prints_the_same_code_as_the_library() {
     assert_eq!(usage.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&usage.stderr).contains("usage: bot-gen"));
 }
+
+fn render_src(name: &str, src: &str) -> Result<String, String> {
+    let dir = std::env::temp_dir().join(format!("bot-gen-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("api.rs");
+    std::fs::write(&file, src).unwrap();
+    let out = bot_gen::Config::new()
+        .emit_rerun_if_changed(false)
+        .input_with_module(&file, "crate::api")
+        .render()
+        .map_err(|e| e.to_string());
+    std::fs::remove_dir_all(&dir).unwrap();
+    out
+}
+
+#[test]
+fn names_that_would_collide_are_refused() {
+    let err = render_src(
+        "reserved",
+        r#"#[derive(CustomResource)] #[kube(group = "core.oam.dev", version = "v1", kind = "App")] pub struct AppSpec {}"#,
+    )
+    .unwrap_err();
+    assert!(err.contains("`core`, which the informer factory uses"), "{err}");
+    let err = render_src(
+        "kinds",
+        r#"#[derive(CustomResource)] #[kube(group = "a.io", version = "v1", kind = "Type", namespaced)] pub struct TypeSpec {}
+           #[derive(CustomResource)] #[kube(group = "a.io", version = "v1", kind = "TypeNamespace")] pub struct TypeNamespaceSpec {}"#,
+    )
+    .unwrap_err();
+    assert!(err.contains("both generate `TypeNamespaceLister`"), "{err}");
+}
+
+#[test]
+fn extra_method_types_are_qualified_like_the_root_type() {
+    let code = render_src(
+        "method",
+        r#"#[derive(CustomResource)]
+           #[kube(group = "a.io", version = "v1", kind = "Widget", status = "WidgetStatus")]
+           #[genclient(method(name = "GetStatus", verb = "get", subresource = "status", result = "WidgetStatus"),
+                       method(name = "GetScale2", verb = "get", subresource = "status", result = "::other::Thing"))]
+           pub struct WidgetSpec {}"#,
+    )
+    .unwrap();
+    assert!(code.contains("crate::api::WidgetStatus"), "a bare name is resolved in the type's module");
+    assert!(code.contains("::other::Thing"), "an absolute path is kept");
+}

@@ -269,7 +269,7 @@ fn kind_client(r: &Resource, rt: &syn::Path) -> TokenStream {
         });
     }
     for m in &r.model.methods {
-        methods.push(extra_method(m, &root, rt));
+        methods.push(extra_method(r, m, &root, rt));
     }
     quote! {
         #d
@@ -284,13 +284,13 @@ fn kind_client(r: &Resource, rt: &syn::Path) -> TokenStream {
     }
 }
 
-fn extra_method(m: &crate::model::ExtraMethod, root: &TokenStream, rt: &syn::Path) -> TokenStream {
+fn extra_method(r: &Resource, m: &crate::model::ExtraMethod, root: &TokenStream, rt: &syn::Path) -> TokenStream {
     let name = &m.name;
     let api = quote!(#rt::kube::api);
     let res = quote!(#rt::client::Result);
     let scale = quote!(#rt::k8s_openapi::api::autoscaling::v1::Scale);
-    let result = m.result.as_ref().map(|p| quote!(#p)).unwrap_or_else(|| root.clone());
-    let input = m.input.as_ref().map(|p| quote!(#p)).unwrap_or_else(|| root.clone());
+    let result = m.result.as_ref().map(|p| r.qualify(p)).unwrap_or_else(|| root.clone());
+    let input = m.input.as_ref().map(|p| r.qualify(p)).unwrap_or_else(|| root.clone());
     let sub = m.subresource.clone().unwrap_or_default();
     let d = doc(format!("`{}` on the `{}` subresource (extra method of `#[genclient(method)]`).", m.verb, sub));
     match (m.verb, sub.as_str()) {

@@ -31,9 +31,32 @@ pub struct Resource {
 impl Resource {
     /// The path of the root type, e.g. `crate::v1alpha1::Bot`.
     pub(crate) fn root_path(&self) -> TokenStream {
-        let module: syn::Path = syn::parse_str(&self.module).expect("module paths are valid");
+        let module = self.module_path();
         let root = &self.model.root_ident;
         quote!(#module::#root)
+    }
+
+    /// The module as a path (checked by [`Config::load`](crate::Config::load)).
+    pub(crate) fn module_path(&self) -> syn::Path {
+        syn::parse_str(&self.module).unwrap_or_else(|_| syn::parse_quote!(crate))
+    }
+
+    /// A type path the user wrote in an attribute, as seen from generated
+    /// code: absolute paths (`::x`, `crate::x`, `other_crate::x`) as given;
+    /// a single name, `self::` or `super::` relative to the type's module.
+    pub(crate) fn qualify(&self, path: &syn::Path) -> TokenStream {
+        let first = path.segments.first().map(|s| s.ident.to_string()).unwrap_or_default();
+        let module = self.module_path();
+        if path.leading_colon.is_some() || first == "crate" {
+            quote!(#path)
+        } else if first == "self" {
+            let rest = path.segments.iter().skip(1);
+            quote!(#module #(::#rest)*)
+        } else if path.segments.len() == 1 || first == "super" {
+            quote!(#module::#path)
+        } else {
+            quote!(#path)
+        }
     }
 
     /// The accessor name: `bots`, `event_bindings` (the snake_cased kind,
@@ -81,6 +104,21 @@ impl GroupVersion<'_> {
     }
 }
 
+/// Names the informer factory and clientset use themselves: a group cannot
+/// get one of them as its accessor.
+const RESERVED_GROUP_NAMES: &[&str] = &[
+    "new",
+    "from_core",
+    "core",
+    "client",
+    "start",
+    "shutdown",
+    "wait_for_cache_sync",
+    "with_namespace",
+    "with_transform",
+    "with_tweak_list_options",
+];
+
 fn default_group_name(group: &str) -> String {
     let first = group.split('.').next().unwrap_or(group);
     if first.is_empty() { "core".into() } else { to_snake(first) }
@@ -105,17 +143,43 @@ pub(crate) fn render(resources: &[Resource], group_names: &BTreeMap<String, Stri
                 "group name `{name}` of {group} is not a Rust identifier; set one with Config::group_name"
             )));
         }
+        if RESERVED_GROUP_NAMES.contains(&name.as_str()) {
+            return Err(Error::Conflict(format!(
+                "API group {group} would get the Rust name `{name}`, which the informer factory uses for a method \
+                 of its own; give it another with Config::group_name(\"{group}\", \"...\")"
+            )));
+        }
         if let Some(other) = names.insert(name.clone(), group)
             && other != *group
         {
-            {
-                return Err(Error::Conflict(format!(
-                    "API groups {other} and {group} both get the Rust name `{name}`; \
-                     give one another name with Config::group_name(\"{group}\", \"...\")"
-                )));
-            }
+            return Err(Error::Conflict(format!(
+                "API groups {other} and {group} both get the Rust name `{name}`; \
+                 give one another name with Config::group_name(\"{group}\", \"...\")"
+            )));
         }
         groups.push(GroupVersion { group, version, group_name: name, resources: rs.clone() });
+    }
+
+    // Within a group-version, generated names must be unique: `Type` and
+    // `TypeNamespace` would both make `TypeNamespaceLister`.
+    for gv in &groups {
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        for r in &gv.resources {
+            let k = r.model.kind.as_str();
+            let mut names =
+                vec![format!("{k}Client"), format!("{k}Lister"), format!("{k}Informer"), r.accessor().to_string()];
+            if r.model.namespaced {
+                names.push(format!("{k}NamespaceLister"));
+            }
+            for n in names {
+                if let Some(other) = seen.insert(n.clone(), k) {
+                    return Err(Error::Conflict(format!(
+                        "kinds {other} and {k} of {}/{} both generate `{n}`; rename one of them (kind or plural)",
+                        gv.group, gv.version
+                    )));
+                }
+            }
+        }
     }
 
     let kinds: Vec<String> = resources.iter().map(|r| format!("{}/{}", r.model.api_version(), r.model.kind)).collect();
@@ -147,6 +211,7 @@ pub(crate) fn render(resources: &[Resource], group_names: &BTreeMap<String, Stri
 pub(crate) fn safe_ident(name: &str) -> Ident {
     match syn::parse_str::<Ident>(name) {
         Ok(i) => i,
+        Err(_) if name.starts_with(|c: char| c.is_ascii_digit()) => format_ident!("_{name}"),
         Err(_) => format_ident!("{name}_"),
     }
 }
