@@ -130,6 +130,7 @@ impl ControlPlane {
             .arg("--dir")
             .arg(dir.path())
             .arg("--stop-on-stdin-eof")
+            .arg("--remove-dir-on-exit")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -154,6 +155,7 @@ impl ControlPlane {
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 return Err(Error::NotReady(format!(
                     "no kubeconfig after {START_TIMEOUT:?}; component logs are under {}",
                     dir.keep().display()

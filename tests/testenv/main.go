@@ -68,6 +68,7 @@ func main() {
 	port := flag.Int("port", 0, "secure port of kube-apiserver on 127.0.0.1 (0: pick a free port)")
 	noKCM := flag.Bool("no-controller-manager", false, "do not start kube-controller-manager")
 	timeout := flag.Duration("ready-timeout", 3*time.Minute, "how long to wait for /readyz")
+	removeDir := flag.Bool("remove-dir-on-exit", false, "delete --dir (certificates, etcd data, logs) after stopping")
 	stdinEOF := flag.Bool("stop-on-stdin-eof", false, "stop when standard input reaches end of file (lets a parent process that dies, even by SIGKILL, take the control plane with it)")
 	flag.Parse()
 	if *dir == "" {
@@ -82,7 +83,13 @@ func main() {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 		}()
 	}
-	if err := run(*dir, *port, !*noKCM, *timeout); err != nil {
+	err := run(*dir, *port, !*noKCM, *timeout)
+	if *removeDir {
+		if rmErr := os.RemoveAll(*dir); rmErr != nil {
+			logf("removing %s: %v", *dir, rmErr)
+		}
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "kube-testenv: %v\n", err)
 		os.Exit(1)
 	}
@@ -115,45 +122,36 @@ func run(dir string, port int, withKCM bool, readyTimeout time.Duration) error {
 	defer etcd.Close()
 	logf("etcd ready at %s", etcdURL)
 
-	if port == 0 {
-		if port, err = freePort(); err != nil {
-			return err
-		}
-	}
-	server := fmt.Sprintf("https://127.0.0.1:%d", port)
-
 	var children supervisor
 	defer children.stopAll()
-
-	apiArgs := []string{
-		"--etcd-servers=" + etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		"--secure-port=" + strconv.Itoa(port),
-		"--tls-cert-file=" + pki.servingCert,
-		"--tls-private-key-file=" + pki.servingKey,
-		"--client-ca-file=" + pki.caCert,
-		"--authorization-mode=RBAC",
-		"--service-cluster-ip-range=10.0.0.0/24",
-		"--service-account-issuer=https://127.0.0.1:" + strconv.Itoa(port),
-		"--service-account-key-file=" + pki.saPub,
-		"--service-account-signing-key-file=" + pki.saKey,
-		"--endpoint-reconciler-type=none",
-		"--disable-admission-plugins=ServiceAccount",
-		"--allow-privileged=true",
-		"--cert-dir=" + filepath.Join(dir, "apiserver-certs"),
-		"--v=0",
-	}
-	if err := children.start(dir, "kube-apiserver", apiArgs); err != nil {
-		return err
-	}
 
 	adminTLS, err := pki.clientTLS()
 	if err != nil {
 		return err
 	}
-	if err := waitReady(ctx, server, adminTLS, readyTimeout, &children); err != nil {
-		return err
+	// A free port is only free until someone else takes it: when the port was
+	// picked here and kube-apiserver dies before it is ready, try another.
+	pickPort := port == 0
+	var server string
+	for attempt := 1; ; attempt++ {
+		if pickPort {
+			if port, err = freePort(); err != nil {
+				return err
+			}
+		}
+		server = fmt.Sprintf("https://127.0.0.1:%d", port)
+		if err := children.start(dir, "kube-apiserver", apiServerArgs(dir, etcdURL, port, pki)); err != nil {
+			return err
+		}
+		err = waitReady(ctx, server, adminTLS, readyTimeout, &children)
+		if err == nil {
+			break
+		}
+		var exited childExited
+		if !pickPort || attempt == 3 || !errors.As(err, &exited) {
+			return err
+		}
+		logf("%v; retrying on another port", err)
 	}
 	logf("kube-apiserver ready at %s", server)
 
@@ -205,6 +203,35 @@ func run(dir string, port int, withKCM bool, readyTimeout time.Duration) error {
 	}
 }
 
+func apiServerArgs(dir, etcdURL string, port int, pki *pkiFiles) []string {
+	return []string{
+		"--etcd-servers=" + etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(port),
+		"--tls-cert-file=" + pki.servingCert,
+		"--tls-private-key-file=" + pki.servingKey,
+		"--client-ca-file=" + pki.caCert,
+		"--authorization-mode=RBAC",
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-account-issuer=https://127.0.0.1:" + strconv.Itoa(port),
+		"--service-account-key-file=" + pki.saPub,
+		"--service-account-signing-key-file=" + pki.saKey,
+		"--endpoint-reconciler-type=none",
+		"--disable-admission-plugins=ServiceAccount",
+		"--allow-privileged=true",
+		"--cert-dir=" + filepath.Join(dir, "apiserver-certs"),
+		"--v=0",
+	}
+}
+
+// childExited is the error of a component that exited before it was ready.
+type childExited struct{ name string }
+
+func (e childExited) Error() string {
+	return e.name + " exited before it was ready; see its log in the --dir"
+}
+
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "kube-testenv: "+format+"\n", args...)
 }
@@ -228,6 +255,9 @@ func startEtcd(dataDir string) (*embed.Etcd, string, error) {
 		return nil, "", err
 	}
 	peerPort, err := freePort()
+	for err == nil && peerPort == clientPort {
+		peerPort, err = freePort()
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -266,7 +296,7 @@ func waitReady(ctx context.Context, server string, tlsConfig *tls.Config, timeou
 		case <-ctx.Done():
 			return errors.New("interrupted while waiting for kube-apiserver")
 		case name := <-children.exited:
-			return fmt.Errorf("%s exited before it was ready; see its log in the --dir", name)
+			return childExited{name}
 		case <-time.After(250 * time.Millisecond):
 		}
 		resp, err := client.Get(server + "/readyz")
