@@ -435,11 +435,12 @@ async fn rbac_manifest_is_sufficient_and_least_privilege() -> Result<()> {
         async move { anyhow::Ok(reviews.create(&PostParams::default(), &review).await?.status.is_some_and(|s| s.allowed)) }
     };
     for (group, resource, verb) in
-        [("", "secrets", "get"), ("apps", "deployments", "patch"), ("botops.dev", "bots", "watch")]
+        [("", "secrets", "watch"), ("apps", "deployments", "patch"), ("botops.dev", "bots", "watch")]
     {
         assert!(allowed(group, resource, verb).await?, "{verb} {resource} should be allowed");
     }
     for (group, resource, verb) in [
+        ("", "secrets", "get"),
         ("", "secrets", "create"),
         ("", "secrets", "update"),
         ("", "secrets", "delete"),

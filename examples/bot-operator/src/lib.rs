@@ -121,6 +121,12 @@ struct Context {
     config: Config,
 }
 
+/// Restricts a watch to the objects this operator manages (label
+/// `app.kubernetes.io/managed-by=bot-operator`, set on everything it applies).
+fn owned_only(config: &mut kube::runtime::watcher::Config) {
+    config.label_selector = Some(format!("app.kubernetes.io/managed-by={}", FIELD_MANAGER));
+}
+
 /// Runs the operator until `shutdown` completes: starts the informers,
 /// waits for their caches, then reconciles Bots with [`Config::workers`]
 /// workers. Returns early (with `Ok`) if `shutdown` completes while the
@@ -135,7 +141,11 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         .with_transform_for::<Secret>(|secret| {
             secret.data = None;
             secret.string_data = None;
-        });
+        })
+        // Of the kinds it owns, the operator watches only what it made.
+        .with_tweak_list_options_for::<Deployment>(owned_only)
+        .with_tweak_list_options_for::<Service>(owned_only)
+        .with_tweak_list_options_for::<ConfigMap>(owned_only);
     if let Some(ns) = &config.namespace {
         core = core.with_namespace(ns.clone());
     }

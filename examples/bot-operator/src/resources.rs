@@ -163,7 +163,7 @@ fn labels(bot: &str) -> Value {
     json!({
         "app.kubernetes.io/name": "bot-engine",
         "app.kubernetes.io/instance": bot,
-        "app.kubernetes.io/managed-by": "bot-operator",
+        "app.kubernetes.io/managed-by": crate::FIELD_MANAGER,
         BOT_LABEL: bot,
     })
 }
