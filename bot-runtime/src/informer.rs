@@ -364,7 +364,11 @@ where
                     event = stream.next() => match event {
                         Some(Ok(event)) => {
                             let Some(this) = weak.upgrade() else { break };
-                            this.process(event);
+                            // A panicking transform or index function loses that
+                            // event (the store is left as it was), not the informer.
+                            if std::panic::catch_unwind(AssertUnwindSafe(|| this.process(event))).is_err() {
+                                tracing::error!(%url, "a transform or index function panicked; event dropped");
+                            }
                         }
                         Some(Err(e)) => tracing::warn!(%url, error = %e, "informer watch failed; retrying"),
                         None => break,

@@ -14,6 +14,10 @@ use parking_lot::RwLock;
 pub const NAMESPACE_INDEX: &str = "namespace";
 
 /// An index function: the index values an object is filed under (none, one or many).
+///
+/// It runs while the store is locked for writing: it must be a pure function
+/// of the object and must not read the store (that would deadlock). A panic
+/// in it leaves the store unchanged (the update is lost, the informer logs it).
 pub type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 
 /// Errors of the store.
@@ -120,19 +124,26 @@ struct Inner<K> {
 }
 
 impl<K> Inner<K> {
-    fn index_add(&mut self, key: &ObjectKey, obj: &K) {
-        for (name, f) in &self.indexers {
-            let index = self.indices.entry(name.clone()).or_default();
-            for value in f(obj) {
+    /// The values every index function yields for `obj`. User code runs
+    /// here: callers compute values before changing anything, so a panicking
+    /// index function leaves the store as it was.
+    fn index_values(&self, obj: &K) -> Vec<(String, Vec<String>)> {
+        self.indexers.iter().map(|(name, f)| (name.clone(), f(obj))).collect()
+    }
+
+    fn index_add(&mut self, key: &ObjectKey, values: Vec<(String, Vec<String>)>) {
+        for (name, values) in values {
+            let index = self.indices.entry(name).or_default();
+            for value in values {
                 index.entry(value).or_default().insert(key.clone());
             }
         }
     }
 
-    fn index_remove(&mut self, key: &ObjectKey, obj: &K) {
-        for (name, f) in &self.indexers {
-            let Some(index) = self.indices.get_mut(name) else { continue };
-            for value in f(obj) {
+    fn index_remove(&mut self, key: &ObjectKey, values: Vec<(String, Vec<String>)>) {
+        for (name, values) in values {
+            let Some(index) = self.indices.get_mut(&name) else { continue };
+            for value in values {
                 if let Some(keys) = index.get_mut(&value) {
                     keys.remove(key);
                     if keys.is_empty() {
@@ -143,14 +154,19 @@ impl<K> Inner<K> {
         }
     }
 
-    fn rebuild_index(&mut self, name: &str) {
-        let Some(f) = self.indexers.get(name).cloned() else { return };
+    fn build_index(items: &HashMap<ObjectKey, Arc<K>>, f: &IndexFn<K>) -> HashMap<String, HashSet<ObjectKey>> {
         let mut index: HashMap<String, HashSet<ObjectKey>> = HashMap::new();
-        for (key, obj) in &self.items {
+        for (key, obj) in items {
             for value in f(obj) {
                 index.entry(value).or_default().insert(key.clone());
             }
         }
+        index
+    }
+
+    fn rebuild_index(&mut self, name: &str) {
+        let Some(f) = self.indexers.get(name).cloned() else { return };
+        let index = Self::build_index(&self.items, &f);
         self.indices.insert(name.to_string(), index);
     }
 }
@@ -208,12 +224,14 @@ impl<K: Resource + 'static> Store<K> {
     pub fn upsert_arc(&self, obj: Arc<K>) -> Option<Arc<K>> {
         let key = ObjectKey::from_object(obj.as_ref());
         let mut inner = self.inner.write();
-        let old = inner.items.remove(&key);
-        if let Some(old) = &old {
-            inner.index_remove(&key, old);
+        let new_values = inner.index_values(&obj);
+        let old_values = inner.items.get(&key).map(|old| inner.index_values(old));
+        // No user code below: the update is all or nothing.
+        let old = inner.items.insert(key.clone(), obj);
+        if let Some(values) = old_values {
+            inner.index_remove(&key, values);
         }
-        inner.index_add(&key, &obj);
-        inner.items.insert(key, obj);
+        inner.index_add(&key, new_values);
         old
     }
 
@@ -225,8 +243,9 @@ impl<K: Resource + 'static> Store<K> {
     /// Writer: removes the object under `key`; returns what was stored.
     pub fn delete_key(&self, key: &ObjectKey) -> Option<Arc<K>> {
         let mut inner = self.inner.write();
+        let values = inner.index_values(inner.items.get(key)?);
         let old = inner.items.remove(key)?;
-        inner.index_remove(key, &old);
+        inner.index_remove(key, values);
         Some(old)
     }
 
@@ -237,7 +256,8 @@ impl<K: Resource + 'static> Store<K> {
     /// Unchanged objects keep their old `Arc` and produce no change.
     pub fn replace(&self, objects: Vec<K>) -> Vec<Change<K>> {
         let mut inner = self.inner.write();
-        let mut old_items = std::mem::take(&mut inner.items);
+        // Work on a copy of the map (of `Arc`s): nothing changes until the end.
+        let mut old_items = inner.items.clone();
         let mut changes = Vec::new();
         let mut items = HashMap::with_capacity(objects.len());
         for obj in objects {
@@ -261,12 +281,13 @@ impl<K: Resource + 'static> Store<K> {
             };
             items.insert(key, stored);
         }
-        changes.extend(old_items.into_values().map(Change::Removed));
+        // Indexes are built aside and swapped in with the items, so a
+        // panicking index function leaves the store as it was.
+        let indices: HashMap<_, _> =
+            inner.indexers.iter().map(|(name, f)| (name.clone(), Inner::build_index(&items, f))).collect();
         inner.items = items;
-        let names: Vec<String> = inner.indexers.keys().cloned().collect();
-        for name in names {
-            inner.rebuild_index(&name);
-        }
+        inner.indices = indices;
+        changes.extend(old_items.into_values().map(Change::Removed));
         changes
     }
 
@@ -446,6 +467,28 @@ mod tests {
         assert_eq!(names(s.by_index("app", "web").unwrap()), ["a/x"]);
         assert_eq!(s.list_index_values("app").unwrap(), ["db", "web"]);
         assert_eq!(s.index_names(), ["app", NAMESPACE_INDEX]);
+    }
+
+    #[test]
+    fn a_panicking_index_function_leaves_the_store_unchanged() {
+        let s = Store::<ConfigMap>::new();
+        s.add_indexer("app", app_index());
+        s.upsert(cm("a", "one", "web", "1"));
+        s.add_indexer(
+            "picky",
+            Arc::new(|c: &ConfigMap| {
+                assert_ne!(c.metadata.resource_version.as_deref(), Some("bad"), "index function panics");
+                vec![]
+            }),
+        );
+        let bad = cm("a", "one", "db", "bad");
+        assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.upsert(bad.clone()))).is_err());
+        assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.replace(vec![bad.clone()]))).is_err());
+        let kept = s.get_by(Some("a"), "one").unwrap();
+        assert_eq!(kept.metadata.resource_version.as_deref(), Some("1"));
+        assert_eq!(s.by_index("app", "web").unwrap().len(), 1);
+        assert!(s.by_index("app", "db").unwrap().is_empty());
+        assert_eq!(s.len(), 1);
     }
 
     #[test]
