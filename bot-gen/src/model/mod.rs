@@ -141,8 +141,6 @@ pub struct Crates {
     pub serde: Path,
     /// `::serde_json`
     pub serde_json: Path,
-    /// `::bot_runtime`
-    pub bot_runtime: Path,
 }
 
 impl Default for Crates {
@@ -153,7 +151,6 @@ impl Default for Crates {
             schemars: syn::parse_quote!(::schemars),
             serde: syn::parse_quote!(::serde),
             serde_json: syn::parse_quote!(::serde_json),
-            bot_runtime: syn::parse_quote!(::bot_runtime),
         }
     }
 }

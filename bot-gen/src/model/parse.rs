@@ -116,7 +116,9 @@ fn unknown_key(errors: &mut Errors, meta: &ParseNestedMeta<'_>, attr: &str, know
         Some(k) => format!("; did you mean `{k}`?"),
         None => format!("; expected one of: {}", known.join(", ")),
     };
-    errors.push(meta.path.span(), format!("unknown key `{name}` in #[{attr}(...)]{hint}"));
+    // `attr` may be nested (`kube(printcolumn`): close every parenthesis.
+    let close = ")".repeat(attr.matches('(').count());
+    errors.push(meta.path.span(), format!("unknown key `{name}` in #[{attr}(...){close}]{hint}"));
     skip_value(meta)
 }
 
@@ -346,18 +348,38 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
                     "crates" => meta.parse_nested_meta(|inner| {
                         let name = inner.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
                         let slot = match name.as_str() {
-                            "kube" | "kube_core" => &mut crates.kube,
+                            "kube" => &mut crates.kube,
+                            "kube_core" => {
+                                // kube-derive's `kube_core` is `::kube::core`; the
+                                // model keeps the `kube` crate and appends `::core`.
+                                let s = lit_str(&inner)?;
+                                let mut path: Path = s.parse()?;
+                                let ends_in_core = path.segments.last().is_some_and(|seg| seg.ident == "core");
+                                if ends_in_core && path.segments.len() > 1 {
+                                    path.segments.pop();
+                                    // Drop the trailing `::` the pop leaves behind.
+                                    let last = path.segments.pop().expect("len > 1").into_value();
+                                    path.segments.push(last);
+                                    crates.kube = path;
+                                } else {
+                                    errors.push(
+                                        s.span(),
+                                        "`kube_core` must name kube's core module, such as `kube_core = \"::kube::core\"`; \
+                                         or give the kube crate itself with `kube = \"...\"`",
+                                    );
+                                }
+                                return Ok(());
+                            }
                             "k8s_openapi" => &mut crates.k8s_openapi,
                             "schemars" => &mut crates.schemars,
                             "serde" => &mut crates.serde,
                             "serde_json" => &mut crates.serde_json,
-                            "bot_runtime" => &mut crates.bot_runtime,
                             _ => {
                                 return unknown_key(
                                     &mut errors,
                                     &inner,
                                     "kube(crates",
-                                    &["kube", "k8s_openapi", "schemars", "serde", "serde_json", "bot_runtime"],
+                                    &["kube", "kube_core", "k8s_openapi", "schemars", "serde", "serde_json"],
                                 );
                             }
                         };
@@ -1096,6 +1118,26 @@ mod tests {
         let m = parse(r#"#[kube(group = "a.io", version = "v1", kind = "Foo")] struct FooSpec;"#).unwrap();
         assert!(!m.verbs.contains(Verb::UpdateStatus) && !m.verbs.contains(Verb::ApplyStatus));
         assert!(!m.namespaced);
+    }
+
+    #[test]
+    fn kube_core_names_the_core_module_as_in_kube_derive() {
+        let m = parse(
+            r#"#[kube(group = "a.io", version = "v1", kind = "Foo", crates(kube_core = "::my_kube::core"))] struct FooSpec {}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            {
+                let k = &m.crates.kube;
+                quote::quote!(#k)
+            }
+            .to_string()
+            .replace(' ', ""),
+            "::my_kube"
+        );
+        let err = parse(r#"#[kube(group = "a.io", version = "v1", kind = "Foo", crates(kube_core = "::my_kube"))] struct FooSpec {}"#)
+            .unwrap_err();
+        assert!(err.contains("`kube_core` must name kube's core module"), "{err}");
     }
 
     #[test]
