@@ -136,8 +136,12 @@ where
     }
 
     /// The objects of this namespace whose labels match `selector`, via the
-    /// namespace index (never a scan of the whole cache).
+    /// namespace index (never a scan of the whole cache). The namespace `""`
+    /// means all namespaces, as in the generated clientset.
     pub fn list(&self, selector: &Selector) -> Vec<Arc<K>> {
+        if self.namespace.is_empty() {
+            return matching(self.store.list(), selector);
+        }
         let objs = self.store.by_index(NAMESPACE_INDEX, &self.namespace).unwrap_or_else(|_| {
             // The namespace index is always registered; stay correct anyway.
             self.store.list().into_iter().filter(|o| o.meta().namespace.as_deref() == Some(&self.namespace)).collect()
@@ -188,6 +192,7 @@ mod tests {
         assert_eq!(names(lister.namespaced("a").list(&web)), ["a/x"]);
         assert_eq!(names(lister.namespaced("a").list(&Selector::default())), ["a/x", "a/y"]);
         assert!(lister.namespaced("c").list(&Selector::default()).is_empty());
+        assert_eq!(names(lister.namespaced("").list(&web)), ["a/x", "b/z"], "\"\" is every namespace");
         assert_eq!(lister.namespaced("b").get("z").unwrap().metadata.name.as_deref(), Some("z"));
         assert_eq!(names(lister.by_index(NAMESPACE_INDEX, "b").unwrap()), ["b/z"]);
         assert!(!lister.by_index("nope", "b").unwrap_err().is_not_found());
