@@ -261,16 +261,6 @@ where
     /// synced, the handler gets `on_update(obj, obj)` for every cached object.
     pub fn add_event_handler_with_resync(&self, handler: impl EventHandler<K>, resync: Option<Duration>) -> HandlerId {
         let (tx, mut rx) = mpsc::unbounded_channel::<Delta<K>>();
-        let id = {
-            let mut dispatch = self.dispatch.lock();
-            for obj in self.store.list() {
-                let _ = tx.send(Delta::Added { obj, is_in_initial_list: true });
-            }
-            let id = dispatch.next_id;
-            dispatch.next_id += 1;
-            dispatch.listeners.insert(id, tx);
-            id
-        };
         let task = tokio::spawn(async move {
             while let Some(delta) = rx.recv().await {
                 let call = AssertUnwindSafe(|| match &delta {
@@ -283,7 +273,22 @@ where
                 }
             }
         });
-        self.handler_tasks.lock().insert(id, task);
+        let id = {
+            // Snapshot and registration under the lock the dispatcher holds:
+            // no event is missed or delivered twice. The task is recorded
+            // under it too, so a concurrent shutdown waits for it.
+            let mut dispatch = self.dispatch.lock();
+            for obj in self.store.list() {
+                let _ = tx.send(Delta::Added { obj, is_in_initial_list: true });
+            }
+            let id = dispatch.next_id;
+            dispatch.next_id += 1;
+            if !*self.shutdown.borrow() {
+                dispatch.listeners.insert(id, tx);
+            } // else: after shutdown the handler gets the cache, then its channel closes.
+            self.handler_tasks.lock().insert(id, task);
+            id
+        };
         if let Some(period) = resync.filter(|p| !p.is_zero()) {
             let (dispatch, store) = (self.dispatch.clone(), self.store.clone());
             let mut shutdown = self.shutdown.subscribe();
