@@ -186,5 +186,46 @@ async fn a_second_control_plane_runs_beside_the_first() -> Result<()> {
     let dir = second.kubeconfig_path().parent().context("kubeconfig has a directory")?.to_path_buf();
     tokio::task::spawn_blocking(move || drop(second)).await?;
     assert!(!dir.exists(), "the control plane's directory is removed when it stops");
+    // No process of it is left: etcd, kube-apiserver and kube-controller-manager
+    // all carry the directory on their command lines.
+    let survivors = processes_mentioning(&dir)?;
+    assert!(survivors.is_empty(), "processes left behind: {survivors:?}");
     Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_stops_every_component_and_leaves_no_process() -> Result<()> {
+    use std::io::BufRead;
+    let binary = bot_runtime::testenv::ControlPlane::binary()?;
+    let dir = std::env::temp_dir().join(format!("kube-testenv-sigterm-{}", std::process::id()));
+    let mut child = std::process::Command::new(&binary)
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let line = tokio::task::spawn_blocking(move || std::io::BufReader::new(stdout).lines().next()).await?;
+    let kubeconfig = line.context("a kubeconfig path on stdout")??;
+    assert_eq!(std::path::Path::new(&kubeconfig), dir.join("kubeconfig"));
+
+    let status = std::process::Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait()).await??;
+    assert!(exit.success(), "a clean stop exits 0, got {exit}");
+    let survivors = processes_mentioning(&dir)?;
+    assert!(survivors.is_empty(), "processes left behind: {survivors:?}");
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Command lines of running processes that mention `dir` (every component of
+/// a control plane carries its directory in its arguments).
+fn processes_mentioning(dir: &std::path::Path) -> Result<Vec<String>> {
+    let needle = dir.to_string_lossy().into_owned();
+    Ok(std::fs::read_dir("/proc")?
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&needle))
+        .collect())
 }
