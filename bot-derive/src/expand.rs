@@ -114,7 +114,7 @@ fn doc_of(input: &DeriveInput) -> Option<String> {
 }
 
 fn opt_vec(items: &[TokenStream]) -> TokenStream {
-    if items.is_empty() { quote!(None) } else { quote!(Some(vec![#(#items),*])) }
+    if items.is_empty() { quote!(None) } else { quote!(Some(::std::vec![#(#items),*])) }
 }
 
 fn opt_str(s: &Option<String>) -> TokenStream {
@@ -151,11 +151,11 @@ fn expand_model(input: &DeriveInput, m: &ResourceModel) -> TokenStream {
         Some(st) => (
             quote! {
                 /// The observed state, written by controllers through the status subresource.
-                #[serde(default, skip_serializing_if = "Option::is_none")]
-                #vis status: Option<#st>,
+                #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+                #vis status: ::std::option::Option<#st>,
             },
             quote! {
-                if let Some(status) = &self.status {
+                if let ::std::option::Option::Some(status) = &self.status {
                     obj.serialize_field("status", status)?;
                 }
             },
@@ -163,8 +163,8 @@ fn expand_model(input: &DeriveInput, m: &ResourceModel) -> TokenStream {
             quote! {
                 impl #kube::core::object::HasStatus for #root {
                     type Status = #st;
-                    fn status(&self) -> Option<&#st> { self.status.as_ref() }
-                    fn status_mut(&mut self) -> &mut Option<#st> { &mut self.status }
+                    fn status(&self) -> ::std::option::Option<&#st> { self.status.as_ref() }
+                    fn status_mut(&mut self) -> &mut ::std::option::Option<#st> { &mut self.status }
                 }
             },
         ),
@@ -280,8 +280,12 @@ fn expand_model(input: &DeriveInput, m: &ResourceModel) -> TokenStream {
         impl #root {
             /// A new object with `name` and `spec`, no status.
             pub fn new(name: &str, spec: #spec) -> Self {
+                use ::std::option::Option::None;
                 Self {
-                    metadata: #meta_ty { name: Some(name.to_string()), ..Default::default() },
+                    metadata: #meta_ty {
+                        name: ::std::option::Option::Some(::std::string::ToString::to_string(name)),
+                        ..::std::default::Default::default()
+                    },
                     spec,
                     #status_new
                 }
@@ -364,6 +368,9 @@ fn expand_model(input: &DeriveInput, m: &ResourceModel) -> TokenStream {
 
         impl #kube::core::crd::v1::CustomResourceExt for #root {
             fn crd() -> #apiext::CustomResourceDefinition {
+                // Prelude names, whatever the user's module calls its own types.
+                use ::std::option::Option::{None, Some};
+                use ::std::convert::Into;
                 // Inline everything and leave out `$schema`: a CRD schema has no
                 // definitions. kube's transforms make it structural.
                 let generator = #schemars::generate::SchemaSettings::openapi3()
@@ -384,7 +391,7 @@ fn expand_model(input: &DeriveInput, m: &ResourceModel) -> TokenStream {
                         name: Some(#crd_name.into()),
                         labels: #labels,
                         annotations: #annotations,
-                        ..Default::default()
+                        ..::std::default::Default::default()
                     },
                     spec: #apiext::CustomResourceDefinitionSpec {
                         group: #group.into(),
@@ -397,7 +404,7 @@ fn expand_model(input: &DeriveInput, m: &ResourceModel) -> TokenStream {
                             categories: #categories,
                         },
                         scope: #scope_str.into(),
-                        versions: vec![#apiext::CustomResourceDefinitionVersion {
+                        versions: ::std::vec![#apiext::CustomResourceDefinitionVersion {
                             name: #version.into(),
                             served: #served,
                             storage: #storage,

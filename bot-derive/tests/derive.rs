@@ -436,3 +436,43 @@ fn merged_crd_refuses_two_storage_versions() {
     let err = v1::Cog::merged_crd([v1::Cog::crd(), cluster::Gizmo::crd()]).unwrap_err();
     assert!(err.contains("mismatching"), "{err}");
 }
+
+/// The derive's own output does not depend on prelude names: a module that
+/// defines its own `Option` and `Default` still compiles. (`Some` and `None`
+/// are left out: the serde and schemars derives on the root type need them.)
+mod hygiene {
+    #![allow(dead_code, unreachable_pub)]
+    use bot_derive::CustomResource;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    struct Option;
+    trait Default {}
+
+    #[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    #[kube(
+        group = "hygiene.example.com",
+        version = "v1",
+        kind = "Clean",
+        namespaced,
+        status = "CleanStatus",
+        shortname = "cl",
+        printcolumn(name = "N", type = "integer", json_path = ".spec.n")
+    )]
+    pub struct CleanSpec {
+        pub n: i32,
+    }
+
+    #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+    pub struct CleanStatus {
+        pub ok: bool,
+    }
+
+    #[test]
+    fn compiles_and_works_beside_shadowed_prelude_names() {
+        use kube::CustomResourceExt;
+        let c = Clean::new("x", CleanSpec { n: 1 });
+        assert!(c.status.is_none());
+        assert_eq!(Clean::crd().spec.names.short_names, std::option::Option::Some(vec!["cl".to_string()]));
+    }
+}
