@@ -311,7 +311,11 @@ where
                     }
                 }
             });
-            self.tasks.lock().push(resync_task);
+            let mut tasks = self.tasks.lock();
+            // Resync tasks of removed handlers end on their next tick: drop
+            // their handles so handler churn does not grow the list.
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(resync_task);
         }
         HandlerId(id)
     }
