@@ -1,0 +1,240 @@
+//! Warm standby: informers run on every replica, work is queued only on the leader.
+
+use std::{
+    fmt::{self, Display},
+    future::Future,
+    hash::Hash,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use kube::Resource;
+use parking_lot::RwLock;
+
+use super::{LeaderElector, Leadership};
+use crate::{Action, Controller, informer::EventHandler, queue::WorkQueue, store::ObjectKey};
+
+type MakeQueue<T> = Box<dyn Fn() -> WorkQueue<T> + Send + Sync>;
+
+/// A work queue that exists only while this replica leads.
+///
+/// Each term gets a fresh [`WorkQueue`]; between terms there is none, and
+/// [`add`](Self::add) (hence the [`handler`](Self::handler)s) drops items,
+/// so a follower's informers keep their caches warm without queue growth.
+/// When a term begins ([`run_controller`](Self::run_controller) or
+/// [`begin_term`](Self::begin_term)) the queue is installed *first* and the
+/// initial keys (every cached key) listed and added *after*, so an event
+/// landing in between is queued rather than lost, and keys the cache had
+/// not synced yet arrive through the handler.
+pub struct LeaderQueue<T> {
+    inner: Arc<Inner<T>>,
+}
+
+struct Inner<T> {
+    current: RwLock<Option<(u64, WorkQueue<T>)>>,
+    terms: AtomicU64,
+    make: MakeQueue<T>,
+}
+
+impl<T> Clone for LeaderQueue<T> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+impl<T> fmt::Debug for LeaderQueue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeaderQueue").field("current", &self.inner.current.read().as_ref().map(|(_, q)| q)).finish()
+    }
+}
+
+impl<T: Clone + Eq + Hash + Send + Sync + 'static> Default for LeaderQueue<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + Eq + Hash + Send + Sync + 'static> LeaderQueue<T> {
+    /// Terms get a [`WorkQueue::new`] each.
+    pub fn new() -> Self {
+        Self::with_queue(WorkQueue::new)
+    }
+
+    /// Terms get a `make()` each (a custom rate limiter, say).
+    pub fn with_queue(make: impl Fn() -> WorkQueue<T> + Send + Sync + 'static) -> Self {
+        Self { inner: Arc::new(Inner { current: RwLock::new(None), terms: AtomicU64::new(0), make: Box::new(make) }) }
+    }
+
+    /// Queues `item` if a term is open; returns whether it was offered to a queue.
+    pub fn add(&self, item: T) -> bool {
+        match &*self.inner.current.read() {
+            Some((_, queue)) => {
+                queue.add(item);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The current term's queue, if any.
+    pub fn current(&self) -> Option<WorkQueue<T>> {
+        self.inner.current.read().as_ref().map(|(_, q)| q.clone())
+    }
+
+    /// An [`EventHandler`] adding `key_fn(obj)` on add, update and delete,
+    /// while a term is open (like [`enqueue_handler`](crate::enqueue_handler)).
+    pub fn handler<K>(&self, key_fn: impl Fn(&K) -> Option<T> + Send + Sync + 'static) -> impl EventHandler<K>
+    where
+        K: Send + Sync + 'static,
+    {
+        GatedEnqueue { queue: self.clone(), key_fn }
+    }
+
+    /// Opens a term: installs a fresh queue, then adds `initial()`'s items.
+    /// The term ends (queue shut down and uninstalled) when the returned
+    /// guard is dropped.
+    pub fn begin_term<I: IntoIterator<Item = T>>(&self, initial: impl FnOnce() -> I) -> QueueTerm<T> {
+        let id = self.inner.terms.fetch_add(1, Ordering::Relaxed);
+        let queue = (self.inner.make)();
+        *self.inner.current.write() = Some((id, queue.clone()));
+        for item in initial() {
+            queue.add(item);
+        }
+        let inner = self.inner.clone();
+        let end = move || {
+            let mut current = inner.current.write();
+            if current.as_ref().is_some_and(|(current, _)| *current == id)
+                && let Some((_, queue)) = current.take()
+            {
+                drop(current);
+                // No drain: `Controller::run` drains on a graceful stop; after
+                // a loss nothing more may run.
+                queue.shutdown();
+            }
+        };
+        QueueTerm { id, queue, end: Some(Box::new(end)) }
+    }
+
+    /// One term of a controller: opens a term with `initial()` queued, runs
+    /// `build(queue)` until `leadership` is cancelled, and closes the term.
+    /// If the term is lost, the future is dropped and the guard still closes it.
+    pub async fn run_controller<F, Fut, E, I>(
+        &self,
+        leadership: &Leadership,
+        initial: impl FnOnce() -> I,
+        build: impl FnOnce(WorkQueue<T>) -> Controller<T, F>,
+    ) where
+        T: fmt::Debug,
+        I: IntoIterator<Item = T>,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Action, E>> + Send + 'static,
+        E: Display + Send + 'static,
+    {
+        let term = self.begin_term(initial);
+        build(term.queue().clone()).run(leadership.cancelled()).await;
+        drop(term);
+    }
+}
+
+impl LeaderQueue<ObjectKey> {
+    /// [`handler`](Self::handler) with `namespace/name` keys.
+    pub fn object_key_handler<K: Resource + Send + Sync + 'static>(&self) -> impl EventHandler<K> {
+        self.handler(|obj: &K| Some(ObjectKey::from_object(obj)))
+    }
+}
+
+/// An open term of a [`LeaderQueue`]; dropping it ends the term.
+pub struct QueueTerm<T> {
+    id: u64,
+    queue: WorkQueue<T>,
+    end: Option<Box<dyn FnOnce() + Send + Sync>>,
+}
+
+impl<T> fmt::Debug for QueueTerm<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueTerm").field("id", &self.id).field("queue", &self.queue).finish()
+    }
+}
+
+impl<T> QueueTerm<T> {
+    /// This term's queue.
+    pub fn queue(&self) -> &WorkQueue<T> {
+        &self.queue
+    }
+}
+
+impl<T> Drop for QueueTerm<T> {
+    fn drop(&mut self) {
+        if let Some(end) = self.end.take() {
+            end();
+        }
+    }
+}
+
+struct GatedEnqueue<T, F> {
+    queue: LeaderQueue<T>,
+    key_fn: F,
+}
+
+impl<K, T, F> EventHandler<K> for GatedEnqueue<T, F>
+where
+    K: Send + Sync + 'static,
+    T: Clone + Eq + Hash + Send + Sync + 'static,
+    F: Fn(&K) -> Option<T> + Send + Sync + 'static,
+{
+    fn on_add(&self, obj: &Arc<K>, _: bool) {
+        self.offer(obj);
+    }
+    fn on_update(&self, _: &Arc<K>, new: &Arc<K>) {
+        self.offer(new);
+    }
+    fn on_delete(&self, obj: &Arc<K>, _: bool) {
+        self.offer(obj);
+    }
+}
+
+impl<T: Clone + Eq + Hash + Send + Sync + 'static, F> GatedEnqueue<T, F> {
+    fn offer<K>(&self, obj: &K)
+    where
+        F: Fn(&K) -> Option<T>,
+    {
+        // Cheap on followers: no key is computed when no term is open.
+        if self.queue.inner.current.read().is_some()
+            && let Some(key) = (self.key_fn)(obj)
+        {
+            self.queue.add(key);
+        }
+    }
+}
+
+impl LeaderElector {
+    /// Runs a [`Controller`] only while leading (warm standby): each term
+    /// opens a fresh queue in `queue`, adds `initial()` (typically every key
+    /// of an informer's synced cache: `move || lister.store().keys()`), runs
+    /// `build(queue)` until the term ends, and starts over when leadership
+    /// comes back. Informers feeding `queue` via [`LeaderQueue::handler`] run
+    /// on every replica, so a new leader starts from a warm cache.
+    pub async fn run_controller<S, T, F, Fut, E, I>(
+        self,
+        shutdown: S,
+        queue: LeaderQueue<T>,
+        initial: impl Fn() -> I + Send + Sync + 'static,
+        build: impl Fn(WorkQueue<T>) -> Controller<T, F> + Send + Sync + 'static,
+    ) where
+        S: Future<Output = ()>,
+        T: Clone + Eq + Hash + Send + Sync + fmt::Debug + 'static,
+        I: IntoIterator<Item = T>,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Action, E>> + Send + 'static,
+        E: Display + Send + 'static,
+    {
+        let (initial, build) = (Arc::new(initial), Arc::new(build));
+        self.run(shutdown, move |leadership| {
+            let (queue, initial, build) = (queue.clone(), initial.clone(), build.clone());
+            async move { queue.run_controller(&leadership, || initial(), |q| build(q)).await }
+        })
+        .await;
+    }
+}
