@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use kube::{
     Api, Client, Resource,
     api::ObjectMeta,
-    core::{ClusterResourceScope, NamespaceResourceScope},
+    core::{ClusterResourceScope, NamespaceResourceScope, PartialObjectMeta},
     runtime::watcher,
 };
 use parking_lot::Mutex;
@@ -76,9 +76,11 @@ where
 }
 
 /// The key of a kind in [`InformerFactory::wait_for_cache_sync`]: `group/version/Kind`
-/// (`v1/ConfigMap` for the core group).
+/// (`v1/ConfigMap` for the core group), with ` (metadata)` appended for a
+/// metadata-only informer ([`InformerFactory::metadata_informer_for`]).
 pub fn kind_key<K: Resource<DynamicType = ()>>() -> String {
-    format!("{}/{}", K::api_version(&()), K::kind(&()))
+    let suffix = if K::metadata_api() { " (metadata)" } else { "" };
+    format!("{}/{}{suffix}", K::api_version(&()), K::kind(&()))
 }
 
 type TweakFn = Arc<dyn Fn(&mut watcher::Config) + Send + Sync>;
@@ -263,6 +265,35 @@ impl InformerFactory {
         let informer = Arc::new(SharedIndexInformer::new(api, config));
         informers.insert(type_id, Entry { key: kind_key::<K>(), informer: Arc::new(informer.clone()), started: false });
         informer
+    }
+
+    /// The shared metadata-only informer of kind `K`, created (not started)
+    /// on first request: it lists and watches `K` through the apiserver's
+    /// metadata API (`PartialObjectMetadata`), so the process never receives
+    /// the objects' bodies. Use it to learn that a Secret exists (and its
+    /// labels, annotations, owners and resourceVersion) without ever holding
+    /// its data.
+    ///
+    /// It is the informer of [`PartialObjectMeta<K>`]: options given for
+    /// `PartialObjectMeta<K>` (transform, tweak, resync) apply to it, the
+    /// factory-wide metadata transform too, and it is separate from a full
+    /// informer of `K`.
+    ///
+    /// ```no_run
+    /// # use bot_runtime::InformerFactory;
+    /// use k8s_openapi::api::core::v1::Secret;
+    /// # fn demo(client: kube::Client) {
+    /// let factory = InformerFactory::new(client, None);
+    /// let secrets = factory.metadata_informer_for::<Secret>(); // never sees `data`
+    /// factory.start();
+    /// # }
+    /// ```
+    pub fn metadata_informer_for<K>(&self) -> Arc<SharedIndexInformer<PartialObjectMeta<K>>>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        K::Scope: KindScope,
+    {
+        self.informer_for::<PartialObjectMeta<K>>()
     }
 
     /// Starts every informer not started yet; call again after asking for more kinds.

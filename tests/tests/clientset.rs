@@ -42,6 +42,7 @@ fn bot(name: &str) -> Bot {
             replicas: 1,
             port: 8080,
             log_level: LogLevel::Info,
+            service: Default::default(),
         },
     )
 }

@@ -40,12 +40,17 @@ struct Operator {
 
 impl Operator {
     fn start(client: Client, namespace: &str) -> Self {
-        let config = bot_operator::Config {
+        Self::start_with(client, namespace, |_| {})
+    }
+
+    fn start_with(client: Client, namespace: &str, tweak: impl FnOnce(&mut bot_operator::Config)) -> Self {
+        let mut config = bot_operator::Config {
             namespace: Some(namespace.to_string()),
             // Long, so a test proves that the Secret informer (not the retry) reacts.
             missing_secret_retry: Duration::from_secs(600),
             ..bot_operator::Config::default()
         };
+        tweak(&mut config);
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(bot_operator::run(client, config, async move {
             let _ = stopped.await;
@@ -93,13 +98,17 @@ impl Fixture {
     }
 
     async fn bot(&self, name: &str, secret: &str, replicas: i32, port: i32) -> Result<Bot> {
+        self.bot_with(name, json!({ "credentialsSecret": secret, "replicas": replicas, "port": port })).await
+    }
+
+    /// A LINE Bot with `spec` merged over a test image.
+    async fn bot_with(&self, name: &str, spec: serde_json::Value) -> Result<Bot> {
+        let mut full = json!({ "platform": "line", "image": "example.com/bot-engine:test" });
+        json_patch::merge(&mut full, &spec);
         let bot: Bot = serde_json::from_value(json!({
             "apiVersion": "botops.dev/v1alpha1", "kind": "Bot",
             "metadata": { "name": name },
-            "spec": {
-                "platform": "line", "credentialsSecret": secret,
-                "image": "example.com/bot-engine:test", "replicas": replicas, "port": port,
-            },
+            "spec": full,
         }))?;
         Ok(self.clientset.botops_v1alpha1().bots(&self.ns).create(&bot, &PostParams::default()).await?)
     }
@@ -204,14 +213,18 @@ async fn bot_gets_deployment_service_rules_and_status() -> Result<()> {
     let bot = f.bot("greeter", "creds", 2, 9090).await?;
 
     let status = f
-        .bot_status("greeter", "Ready=True with two bound events", |s| {
-            is(s, "Ready", "True") && s.bound_event_count == 2
+        .bot_status("greeter", "Applied=True with two bound events", |s| {
+            is(s, "Applied", "True") && s.bound_event_count == 2
         })
         .await?;
     assert!(is(&status, "CredentialsFound", "True"), "{status:?}");
     assert!(is(&status, "RulesResolved", "True"), "{status:?}");
+    // No kubelet here: the engine never becomes available, and Ready says so.
+    assert!(is(&status, "Available", "False"), "{status:?}");
+    assert!(is(&status, "Ready", "False"), "{status:?}");
+    assert_eq!(condition(&status, "Ready").map(|c| c.reason.as_str()), Some("EngineNotReady"));
     assert_eq!(status.bound_events, ["greetings/bye", "greetings/hello"]);
-    assert_eq!(status.endpoint.as_deref(), Some(format!("http://greeter.{}.svc:9090", f.ns).as_str()));
+    assert_eq!(status.endpoint.as_deref(), Some(format!("http://greeter.{}.svc:9090/webhook/line", f.ns).as_str()));
     assert_eq!(status.observed_generation, bot.metadata.generation);
 
     let cm = f.object::<ConfigMap>("greeter-rules", |_| true).await?;
@@ -253,7 +266,7 @@ async fn bot_gets_deployment_service_rules_and_status() -> Result<()> {
     // rewritten (server-side apply of the same configuration is a no-op).
     let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
     bots.merge_patch("greeter", &json!({ "spec": { "replicas": 3 } }), None).await?;
-    f.bot_status("greeter", "generation 2 observed", |s| s.observed_generation == Some(2) && is(s, "Ready", "True"))
+    f.bot_status("greeter", "generation 2 observed", |s| s.observed_generation == Some(2) && is(s, "Applied", "True"))
         .await?;
     f.object::<Deployment>("greeter", |d| d.spec.as_ref().and_then(|s| s.replicas) == Some(3)).await?;
     let cm_after = f.api::<ConfigMap>().get("greeter-rules").await?;
@@ -322,7 +335,7 @@ async fn deleting_the_bot_garbage_collects_its_objects() -> Result<()> {
     let f = Fixture::new(&env);
     f.secret("creds").await?;
     f.bot("doomed", "creds", 1, 8080).await?;
-    f.bot_status("doomed", "Ready=True", |s| is(s, "Ready", "True")).await?;
+    f.bot_status("doomed", "Applied=True", |s| is(s, "Applied", "True")).await?;
     f.object::<Deployment>("doomed", |_| true).await?;
     f.object::<Service>("doomed", |_| true).await?;
     f.object::<ConfigMap>("doomed-rules", |_| true).await?;
@@ -350,7 +363,9 @@ async fn missing_secret_is_a_status_until_the_secret_appears() -> Result<()> {
 
     f.secret("late-creds").await?;
     let status = f
-        .bot_status("patient", "CredentialsFound=True", |s| is(s, "CredentialsFound", "True") && is(s, "Ready", "True"))
+        .bot_status("patient", "CredentialsFound=True", |s| {
+            is(s, "CredentialsFound", "True") && is(s, "Applied", "True")
+        })
         .await?;
     let flipped = condition(&status, "CredentialsFound").context("condition")?;
     assert!(flipped.last_transition_time >= credentials.last_transition_time);
@@ -406,8 +421,10 @@ async fn rbac_manifest_is_sufficient_and_least_privilege() -> Result<()> {
     f.event("hello", &[("bot", "rbac")], "hi", "Hi from RBAC").await?;
     f.binding("rbac-events", "rbac", &[("bot", "rbac")]).await?;
     f.bot("rbac", "creds", 1, 8080).await?;
-    f.bot_status("rbac", "Ready=True as the ServiceAccount", |s| is(s, "Ready", "True") && s.bound_event_count == 1)
-        .await?;
+    f.bot_status("rbac", "Applied=True as the ServiceAccount", |s| {
+        is(s, "Applied", "True") && s.bound_event_count == 1
+    })
+    .await?;
     f.object::<ConfigMap>("rbac-rules", |cm| rules_json(cm).contains("Hi from RBAC")).await?;
     f.object::<Deployment>("rbac", |_| true).await?;
     f.object::<Service>("rbac", |_| true).await?;
@@ -452,6 +469,196 @@ async fn rbac_manifest_is_sufficient_and_least_privilege() -> Result<()> {
     ] {
         assert!(!allowed(group, resource, verb).await?, "{verb} {resource} should be denied");
     }
+
+    operator.stop().await
+}
+
+/// A user's Service and ConfigMap named like a Bot's children are never
+/// adopted, changed or deleted: the Bot reports `ResourceExists` naming them
+/// and writes nothing; once the user removes them, the Bot's own are made.
+#[tokio::test]
+async fn never_adopts_objects_it_does_not_control() -> Result<()> {
+    let env = TestEnv::start().await?;
+    env.install_crds([Bot::crd(), Event::crd(), EventBinding::crd()]).await?;
+    let operator =
+        Operator::start_with(env.client(), env.namespace(), |c| c.conflict_retry = Duration::from_millis(300));
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    // The Service is not labelled (the operator's informers never see it:
+    // found by a live lookup); the ConfigMap even carries the operator's
+    // label (found in the cache), but neither is controlled by the Bot.
+    let svc: Service = serde_json::from_value(json!({
+        "metadata": { "name": "taken", "labels": { "team": "web" } },
+        "spec": { "selector": { "app": "web" }, "ports": [{ "port": 80 }] },
+    }))?;
+    let svc = f.api::<Service>().create(&PostParams::default(), &svc).await?;
+    let cm: ConfigMap = serde_json::from_value(json!({
+        "metadata": { "name": "taken-rules", "labels": { "app.kubernetes.io/managed-by": "bot-operator" } },
+        "data": { "keep": "me" },
+    }))?;
+    let cm = f.api::<ConfigMap>().create(&PostParams::default(), &cm).await?;
+
+    f.bot("taken", "creds", 1, 8080).await?;
+    let status = f
+        .bot_status("taken", "Applied=False with ResourceExists", |s| {
+            condition(s, "Applied").is_some_and(|c| c.status == "False" && c.reason == "ResourceExists")
+        })
+        .await?;
+    assert!(is(&status, "Ready", "False"), "{status:?}");
+    let message = &condition(&status, "Ready").context("Ready")?.message;
+    assert!(message.contains(&format!("Service {}/taken already exists", f.ns)), "{message}");
+    assert!(message.contains(&format!("ConfigMap {}/taken-rules already exists", f.ns)), "{message}");
+    assert!(status.endpoint.is_none(), "{status:?}");
+
+    // Several retries later, neither object was written, and nothing else was made.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let svc_now = f.api::<Service>().get("taken").await?;
+    assert_eq!(svc_now.resource_version(), svc.resource_version(), "the user's Service was written");
+    assert!(svc_now.owner_references().is_empty());
+    let cm_now = f.api::<ConfigMap>().get("taken-rules").await?;
+    assert_eq!(cm_now.resource_version(), cm.resource_version(), "the user's ConfigMap was written");
+    assert_eq!(cm_now.data, cm.data);
+    assert!(f.api::<Deployment>().get_opt("taken").await?.is_none(), "a Deployment was made beside taken names");
+
+    // The names become free: the Bot's own children are made.
+    f.api::<Service>().delete("taken", &DeleteParams::default()).await?;
+    f.api::<ConfigMap>().delete("taken-rules", &DeleteParams::default()).await?;
+    f.gone::<Service>("taken").await?;
+    f.bot_status("taken", "Applied=True once the names are free", |s| is(s, "Applied", "True")).await?;
+    let bot = f.clientset.botops_v1alpha1().bots(&f.ns).get("taken").await?;
+    f.object::<Service>("taken", |s| controlled_by(&s.metadata, &bot)).await?;
+    f.object::<ConfigMap>("taken-rules", |c| controlled_by(&c.metadata, &bot)).await?;
+
+    operator.stop().await
+}
+
+fn credentials_version(d: &Deployment) -> Option<String> {
+    d.spec.as_ref()?.template.metadata.as_ref()?.annotations.as_ref()?.get("botops.dev/credentials-version").cloned()
+}
+
+/// Rotating the credentials Secret changes the pod template, so the engine
+/// rolls and reads the new credentials.
+#[tokio::test]
+async fn rotating_the_credentials_rolls_the_engine() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.bot("rotor", "creds", 1, 8080).await?;
+    let before = f.object::<Deployment>("rotor", |d| credentials_version(d).is_some()).await?;
+    let version = credentials_version(&before);
+    let secret = f.api::<Secret>().get("creds").await?;
+    assert_eq!(version.as_deref(), secret.metadata.resource_version.as_deref());
+
+    let patch = json!({ "stringData": { "channelToken": "rotated-token" } });
+    f.api::<Secret>().patch("creds", &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    let after = f
+        .object::<Deployment>("rotor", |d| credentials_version(d).is_some_and(|v| Some(&v) != version.as_ref()))
+        .await?;
+    let rotated = f.api::<Secret>().get("creds").await?;
+    assert_eq!(credentials_version(&after).as_deref(), rotated.metadata.resource_version.as_deref());
+
+    operator.stop().await
+}
+
+/// `spec.service` picks the Service type and node port; `status.endpoint` is
+/// the URL the platform must call, from `publicUrl` when given.
+#[tokio::test]
+async fn service_type_and_endpoint_follow_the_spec() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    let node_port = 30000 + i32::try_from(std::process::id() % 2000)?;
+    f.bot_with(
+        "exposed",
+        json!({ "credentialsSecret": "creds", "service": { "type": "NodePort", "nodePort": node_port } }),
+    )
+    .await?;
+    let svc = f.object::<Service>("exposed", |_| true).await?;
+    let spec = svc.spec.context("spec")?;
+    assert_eq!(spec.type_.as_deref(), Some("NodePort"));
+    assert_eq!(spec.ports.context("ports")?[0].node_port, Some(node_port));
+    f.bot_status("exposed", "the node port endpoint", |s| {
+        s.endpoint.as_deref() == Some(&format!("http://<node-address>:{node_port}/webhook/line"))
+    })
+    .await?;
+
+    let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
+    let patch = json!({ "spec": { "service": { "publicUrl": "https://bots.example.com/exposed/" } } });
+    bots.merge_patch("exposed", &patch, None).await?;
+    f.bot_status("exposed", "the public endpoint", |s| {
+        s.endpoint.as_deref() == Some("https://bots.example.com/exposed/webhook/line")
+    })
+    .await?;
+
+    operator.stop().await
+}
+
+/// Names a Bot's Service and labels cannot carry are refused at admission.
+#[tokio::test]
+async fn bot_names_the_children_cannot_use_are_refused() -> Result<()> {
+    let env = TestEnv::start().await?;
+    env.install_crds([Bot::crd(), Event::crd(), EventBinding::crd()]).await?;
+    let f = Fixture::new(&env);
+    for name in ["my.bot".to_string(), "b".repeat(64), "9lives".to_string()] {
+        let err = f.bot(&name, "creds", 1, 8080).await.expect_err(&name);
+        let api = err.downcast_ref::<kube::Error>().and_then(|e| match e {
+            kube::Error::Api(s) => Some(s.clone()),
+            _ => None,
+        });
+        let api = api.with_context(|| format!("{name}: {err:#}"))?;
+        assert_eq!(api.code, 422, "{name}: {api:?}");
+        assert!(api.message.contains("DNS-1035 label"), "{name}: {}", api.message);
+    }
+    f.bot(&"b".repeat(63), "creds", 1, 8080).await?;
+    Ok(())
+}
+
+/// Plays the kubelet for the Deployment's pods: binds them to a node and
+/// marks them running and ready.
+async fn make_pods_ready(f: &Fixture, bot: &str) -> Result<()> {
+    use k8s_openapi::api::core::v1::Pod;
+    let pods = f.api::<Pod>();
+    let lp = kube::api::ListParams::default().labels(&format!("botops.dev/bot={bot}"));
+    let listed = eventually("the engine's pods", || async {
+        let list = pods.list(&lp).await?;
+        Ok((!list.items.is_empty()).then_some(list.items))
+    })
+    .await?;
+    for pod in listed {
+        let name = pod.name_any();
+        let binding = json!({
+            "apiVersion": "v1", "kind": "Binding", "metadata": { "name": name },
+            "target": { "apiVersion": "v1", "kind": "Node", "name": "fake-node" },
+        });
+        let _: serde_json::Value = pods.create_subresource("binding", &name, &PostParams::default(), &binding).await?;
+        let now = k8s_openapi::jiff::Timestamp::now().to_string();
+        let status = json!({ "status": {
+            "phase": "Running",
+            "conditions": [
+                { "type": "Ready", "status": "True", "lastTransitionTime": now },
+                { "type": "ContainersReady", "status": "True", "lastTransitionTime": now },
+            ],
+        }});
+        pods.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+    }
+    Ok(())
+}
+
+/// `Ready` means the bot can answer: it turns true only when the engine's
+/// Deployment is available (here a test plays the kubelet).
+#[tokio::test]
+async fn ready_follows_the_engines_availability() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.bot("avail", "creds", 1, 8080).await?;
+    let status = f.bot_status("avail", "Applied=True", |s| is(s, "Applied", "True")).await?;
+    assert!(is(&status, "Available", "False") && is(&status, "Ready", "False"), "{status:?}");
+
+    make_pods_ready(&f, "avail").await?;
+    let status = f.bot_status("avail", "Ready=True", |s| is(s, "Ready", "True")).await?;
+    assert!(is(&status, "Available", "True"), "{status:?}");
+    assert_eq!(status.ready_replicas, Some(1));
 
     operator.stop().await
 }

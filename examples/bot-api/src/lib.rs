@@ -2,6 +2,7 @@
 //! types, with the clientset, listers and informers bot-gen generates for them
 //! in this crate's build.rs.
 
+pub mod rules;
 pub mod v1alpha1;
 
 // The generated clientset, listers and informers (modules `clientset`,

@@ -24,7 +24,11 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Platform", type = "string", json_path = ".spec.platform"),
     printcolumn(name = "Ready", type = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Events", type = "integer", json_path = ".status.boundEventCount"),
-    printcolumn(name = "Age", type = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type = "date", json_path = ".metadata.creationTimestamp"),
+    validation(
+        rule = "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+        message = "a Bot's name must be a DNS-1035 label (at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit): it names the Bot's Service and is a label value"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BotSpec {
@@ -49,6 +53,81 @@ pub struct BotSpec {
     /// Log level of the engine.
     #[serde(default)]
     pub log_level: LogLevel,
+    /// How the engine's webhook is exposed (default: a ClusterIP Service).
+    #[serde(default)]
+    pub service: BotService,
+}
+
+/// How a Bot's webhook endpoint is exposed: the Service the operator makes,
+/// and the public URL the chat platform calls.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotService {
+    /// The Service type: `ClusterIP` (default; put an Ingress or a tunnel in
+    /// front), `NodePort` (the platform calls a node's address) or
+    /// `LoadBalancer`.
+    #[serde(rename = "type", default)]
+    pub type_: ServiceType,
+    /// For `NodePort` and `LoadBalancer`: the node port (30000-32767);
+    /// Kubernetes picks one when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30000, max = 32767))]
+    pub node_port: Option<i32>,
+    /// The public base URL under which the platform reaches the Service
+    /// (an Ingress host, a tunnel, a load balancer's DNS name), such as
+    /// `https://bots.example.com/hello`. When set, `status.endpoint` is this
+    /// URL followed by the platform's webhook path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048), regex(pattern = r"^https?://[^\s]+$"))]
+    pub public_url: Option<String>,
+}
+
+/// The type of the Service in front of a Bot's engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ServiceType {
+    /// Reachable inside the cluster only.
+    #[default]
+    ClusterIP,
+    /// Also on a port of every node.
+    NodePort,
+    /// Through the cloud provider's load balancer.
+    LoadBalancer,
+}
+
+impl ServiceType {
+    /// The Kubernetes name of the type (`ClusterIP`, `NodePort`, `LoadBalancer`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+}
+
+impl Platform {
+    /// The platform's name as in the API (`line`, `slack`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Line => "line",
+            Platform::Slack => "slack",
+            Platform::Telegram => "telegram",
+            Platform::Discord => "discord",
+            Platform::Webhook => "webhook",
+        }
+    }
+
+    /// The path of the engine's webhook route for this platform
+    /// (`/webhook/line`, ..., `/webhook/generic` for [`Platform::Webhook`]).
+    pub fn webhook_path(self) -> &'static str {
+        match self {
+            Platform::Line => "/webhook/line",
+            Platform::Slack => "/webhook/slack",
+            Platform::Telegram => "/webhook/telegram",
+            Platform::Discord => "/webhook/discord",
+            Platform::Webhook => "/webhook/generic",
+        }
+    }
 }
 
 fn default_image() -> String {
@@ -99,13 +178,18 @@ pub struct BotStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Ready, CredentialsFound, RulesResolved.
+    /// `Ready` (the bot can answer: credentials found, objects applied,
+    /// engine available), `CredentialsFound`, `Applied`, `Available`,
+    /// `RulesResolved`; a map list keyed by `type`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Ready replicas of the engine Deployment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_replicas: Option<i32>,
-    /// In-cluster URL of the webhook endpoint.
+    /// The URL the chat platform must call: built from
+    /// `spec.service.publicUrl` when set, else from the Service (its
+    /// load balancer's address, a node port, or the in-cluster name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// Events bound to this Bot through its EventBindings, as `binding/event`.

@@ -19,16 +19,42 @@
 //!    `Ready=False`, nothing is applied, and the key is requeued after
 //!    [`Config::missing_secret_retry`] (the Secret informer also triggers a
 //!    reconcile as soon as the Secret appears). This is a status, not an error.
-//! 3. Otherwise the ConfigMap `<bot>-rules` (`rules.json`), the Deployment
-//!    `<bot>` and the Service `<bot>` are server-side applied (field manager
-//!    [`FIELD_MANAGER`]), each controlled by the Bot (owner reference,
-//!    `controller: true`), so deleting the Bot garbage-collects them.
-//! 4. The Bot's status is applied through the status subresource.
+//!    Secrets are watched **metadata-only**: the operator never receives
+//!    their data, and kubectl's last-applied annotation is dropped before
+//!    caching.
+//! 3. **Never adopt**: the ConfigMap `<bot>-rules`, the Deployment `<bot>`
+//!    and the Service `<bot>` must each be absent or controlled by this Bot
+//!    (a controller owner reference with the Bot's UID). If one exists
+//!    otherwise (a user's Service of the same name, an object of a deleted
+//!    Bot of the same name that is still being garbage-collected), nothing
+//!    is written to any of them: the Bot gets `Applied=False` and
+//!    `Ready=False` with reason `ResourceExists` naming the object, and is
+//!    looked at again after [`Config::conflict_retry`]. Absent children are
+//!    created (a create fails on a name taken meanwhile, so a race cannot
+//!    take a user's object over either); controlled ones are server-side
+//!    applied (field manager [`FIELD_MANAGER`], forced: the operator owns the
+//!    fields it sets on its own objects). Deleting the Bot garbage-collects
+//!    them.
+//! 4. The Bot's status is applied through the status subresource, only when
+//!    it changed.
 //!
-//! **Ready** means "credentials present and every owned object applied", not
-//! "pods ready": readiness of pods is reported separately in
-//! `status.readyReplicas` (on a control plane without kubelets, as in the
-//! tests and the demo, pods stay Pending and `readyReplicas` stays empty).
+//! # Conditions
+//!
+//! | type | true when |
+//! |---|---|
+//! | `CredentialsFound` | the Secret exists |
+//! | `Applied` | the three children are applied as the Bot asks |
+//! | `Available` | the engine Deployment is available: its `Available` condition is true and a replica is ready |
+//! | `Ready` | all three above: the bot can answer |
+//! | `RulesResolved` | every EventBinding's selector is valid |
+//!
+//! On a control plane without kubelets (the tests and `make demo`), pods
+//! stay Pending: `Applied=True`, `Available=False`, `Ready=False`.
+//!
+//! The pod template carries a checksum of the rules and the credentials
+//! Secret's `resourceVersion`: editing an Event or rotating the credentials
+//! rolls the engine's pods (the engine reads credentials from its
+//! environment; it reloads rules by itself, the roll is a safety net).
 //!
 //! Failed API calls are logged by the controller and the key is requeued
 //! with rate limiting; the Bot's `Ready` condition then says `ApplyFailed`.
@@ -50,6 +76,7 @@ use bot_runtime::{
     factory::KindScope,
 };
 use futures::FutureExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::{
     api::{
         apps::v1::Deployment,
@@ -57,17 +84,23 @@ use k8s_openapi::{
     },
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
-use kube::{Api, Client, CustomResourceExt, Resource};
+use kube::{
+    Api, Client, CustomResourceExt, Resource,
+    api::{PartialObjectMeta, PostParams},
+};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::{
     index::{binding_selector, bindings_selecting, bound_bot_key, controller_bot_key},
-    resources::{CREDENTIALS_FOUND, READY, RULES_RESOLVED, Resolution, condition},
+    resources::{APPLIED, AVAILABLE, CREDENTIALS_FOUND, READY, RULES_RESOLVED, Resolution, condition},
 };
 
 /// Field manager of every server-side apply of the operator.
 pub const FIELD_MANAGER: &str = "bot-operator";
+
+/// kubectl's annotation holding the last applied object, Secret data included.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The CRDs of the three kinds (Bot, Event, EventBinding).
 pub fn crds() -> Vec<CustomResourceDefinition> {
@@ -97,6 +130,11 @@ pub struct Config {
     /// How soon a Bot whose Secret is missing is looked at again, besides the
     /// Secret informer's own trigger (default 60 s).
     pub missing_secret_retry: Duration,
+    /// How soon a Bot whose child name is taken by an object it does not
+    /// control is looked at again (default 30 s): that object is not
+    /// watched (it lacks the operator's label), so its removal is noticed
+    /// by this retry.
+    pub conflict_retry: Duration,
 }
 
 impl Default for Config {
@@ -106,6 +144,7 @@ impl Default for Config {
             workers: 2,
             resync: Some(Duration::from_secs(600)),
             missing_secret_retry: Duration::from_secs(60),
+            conflict_retry: Duration::from_secs(30),
         }
     }
 }
@@ -117,7 +156,11 @@ struct Context {
     bots: BotLister,
     events: EventLister,
     bindings: EventBindingLister,
-    secrets: Lister<Secret>,
+    /// Secrets, metadata only: the operator never receives their data.
+    secrets: Lister<PartialObjectMeta<Secret>>,
+    deployments: Lister<Deployment>,
+    services: Lister<Service>,
+    configmaps: Lister<ConfigMap>,
     config: Config,
 }
 
@@ -138,9 +181,12 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     // read it through secretKeyRef).
     let mut core = InformerFactory::new(client.clone(), config.resync)
         .with_transform(|meta| meta.managed_fields = None)
-        .with_transform_for::<Secret>(|secret| {
-            secret.data = None;
-            secret.string_data = None;
+        // Secrets come metadata-only; kubectl's last-applied annotation
+        // would hold their data in clear, so it is never cached either.
+        .with_transform_for::<PartialObjectMeta<Secret>>(|secret| {
+            if let Some(annotations) = secret.metadata.annotations.as_mut() {
+                annotations.remove(LAST_APPLIED);
+            }
         })
         // Of the kinds it owns, the operator watches only what it made.
         .with_tweak_list_options_for::<Deployment>(owned_only)
@@ -184,9 +230,9 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     watch_owned::<ConfigMap>(&factory, &queue);
 
     // Secret: the Bots naming it, through the bot-by-secret index.
-    let secrets = factory.core().informer_for::<Secret>();
+    let secrets = factory.core().metadata_informer_for::<Secret>();
     let bot_lister = bots.lister();
-    secrets.add_event_handler(fan_out(queue.clone(), move |s: &Secret| {
+    secrets.add_event_handler(fan_out(queue.clone(), move |s: &PartialObjectMeta<Secret>| {
         let ns = s.metadata.namespace.as_deref().unwrap_or_default();
         let value = index::ns_key(ns, s.metadata.name.as_deref().unwrap_or_default());
         bot_lister
@@ -242,6 +288,9 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         events: events.lister(),
         bindings: bindings.lister(),
         secrets: secrets.lister(),
+        deployments: factory.core().informer_for::<Deployment>().lister(),
+        services: factory.core().informer_for::<Service>().lister(),
+        configmaps: factory.core().informer_for::<ConfigMap>().lister(),
         config: config.clone(),
     });
 
@@ -371,34 +420,65 @@ async fn reconcile(ctx: Arc<Context>, key: ObjectKey) -> anyhow::Result<Action> 
         ..BotStatus::default()
     };
 
-    let secret = &bot.spec.credentials_secret;
-    if ctx.secrets.namespaced(ns).get(secret).is_err() {
-        let msg = format!("Secret {ns}/{secret} not found");
+    // Not applied (yet): Ready, CredentialsFound, Applied, Available, RulesResolved.
+    let not_applied = |status: &mut BotStatus, credentials: Condition, reason: &str, msg: String| {
         status.conditions = vec![
-            cond(READY, false, "SecretNotFound", msg.clone()),
-            cond(CREDENTIALS_FOUND, false, "SecretNotFound", msg),
-            rules_condition,
+            cond(READY, false, reason, msg.clone()),
+            credentials,
+            cond(APPLIED, false, reason, msg.clone()),
+            cond(AVAILABLE, false, reason, msg),
+            rules_condition.clone(),
         ];
+    };
+
+    let secret_name = &bot.spec.credentials_secret;
+    let Ok(secret) = ctx.secrets.namespaced(ns).get(secret_name) else {
+        let msg = format!("Secret {ns}/{secret_name} not found");
+        not_applied(&mut status, cond(CREDENTIALS_FOUND, false, "SecretNotFound", msg.clone()), "SecretNotFound", msg);
         write_bot_status(&ctx, &bot, status).await?;
         return Ok(Action::RequeueAfter(ctx.config.missing_secret_retry));
-    }
-    let credentials = cond(CREDENTIALS_FOUND, true, "SecretFound", format!("Secret {secret} found"));
+    };
+    let credentials = cond(CREDENTIALS_FOUND, true, "SecretFound", format!("Secret {secret_name} found"));
 
-    match apply_owned(&ctx, ns, &bot, &resolution).await {
-        Ok(ready_replicas) => {
-            let endpoint = resources::endpoint(&key.name, ns, bot.spec.port);
+    // Never adopt: every child must be absent or controlled by this Bot.
+    let taken = children_taken(&ctx, ns, &bot).await?;
+    if !taken.is_empty() {
+        let msg = format!("{}; the operator changes only objects this Bot controls", taken.join("; "));
+        tracing::warn!(bot = %key, "{msg}");
+        not_applied(&mut status, credentials, "ResourceExists", msg);
+        write_bot_status(&ctx, &bot, status).await?;
+        return Ok(Action::RequeueAfter(ctx.config.conflict_retry));
+    }
+
+    let credentials_version = secret.metadata.resource_version.clone().unwrap_or_default();
+    match apply_owned(&ctx, ns, &bot, &resolution, &credentials_version).await {
+        Ok(Applied::Done { deployment, service }) => {
+            let (available, reason, msg) = resources::availability(Some(&deployment));
+            let ready = if available {
+                cond(READY, true, "Ready", "credentials found, objects applied, engine available".into())
+            } else {
+                cond(READY, false, reason, format!("applied, but the engine is not available: {msg}"))
+            };
             status.conditions = vec![
-                cond(READY, true, "Applied", "credentials present; Deployment, Service and ConfigMap applied".into()),
+                ready,
                 credentials,
+                cond(APPLIED, true, "Applied", "Deployment, Service and rules ConfigMap applied".into()),
+                cond(AVAILABLE, available, reason, msg),
                 rules_condition,
             ];
-            status.ready_replicas = ready_replicas;
-            status.endpoint = Some(endpoint);
+            status.ready_replicas = deployment.status.as_ref().and_then(|s| s.ready_replicas);
+            status.endpoint = Some(resources::endpoint(&bot, Some(&service)));
             write_bot_status(&ctx, &bot, status).await?;
             Ok(Action::Done)
         }
+        Ok(Applied::Taken(what)) => {
+            // Created by someone else between our check and our create.
+            not_applied(&mut status, credentials, "ResourceExists", what);
+            write_bot_status(&ctx, &bot, status).await?;
+            Ok(Action::RequeueAfter(ctx.config.conflict_retry))
+        }
         Err(e) => {
-            status.conditions = vec![cond(READY, false, "ApplyFailed", format!("{e:#}")), credentials, rules_condition];
+            not_applied(&mut status, credentials, "ApplyFailed", format!("{e:#}"));
             if let Err(status_error) = write_bot_status(&ctx, &bot, status).await {
                 tracing::warn!(bot = %key, error = %status_error, "could not record the failure in the status");
             }
@@ -407,24 +487,127 @@ async fn reconcile(ctx: Arc<Context>, key: ObjectKey) -> anyhow::Result<Action> 
     }
 }
 
-/// Applies the ConfigMap, Deployment and Service; returns the Deployment's ready replicas.
-async fn apply_owned(ctx: &Context, ns: &str, bot: &Bot, resolution: &Resolution) -> anyhow::Result<Option<i32>> {
+/// The Bot's children that exist but are not controlled by it, described.
+///
+/// Reads the (label-filtered) caches first; a child missing there is looked
+/// up on the API server, since an object of the user's without the
+/// operator's label is not in the cache.
+async fn children_taken(ctx: &Context, ns: &str, bot: &Bot) -> anyhow::Result<Vec<String>> {
+    let name = bot.metadata.name.as_deref().unwrap_or_default();
+    let cm_name = resources::rules_configmap_name(name);
+    let found = [
+        existing_child::<ConfigMap>(ctx, &ctx.configmaps, ns, &cm_name).await?,
+        existing_child::<Deployment>(ctx, &ctx.deployments, ns, name).await?,
+        existing_child::<Service>(ctx, &ctx.services, ns, name).await?,
+    ];
+    Ok(found
+        .into_iter()
+        .flatten()
+        .filter(|(_, meta)| !resources::controlled_by(meta, bot))
+        .map(|(what, meta)| format!("{what} already exists and is controlled by {}", resources::controller_of(&meta)))
+        .collect())
+}
+
+/// `("Kind ns/name", metadata)` of the object, from the cache or else the API server.
+async fn existing_child<K>(
+    ctx: &Context,
+    cache: &Lister<K>,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<Option<(String, kube::api::ObjectMeta)>>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let what = format!("{} {ns}/{name}", K::kind(&()));
+    if let Ok(cached) = cache.namespaced(ns).get(name) {
+        return Ok(Some((what, cached.meta().clone())));
+    }
+    let live = typed::<K>(ctx, ns).get_opt(name).await.with_context(|| format!("reading {what}"))?;
+    Ok(live.map(|obj| (what, obj.meta().clone())))
+}
+
+/// What [`apply_owned`] did.
+enum Applied {
+    /// Everything applied: the Deployment and Service as the API server returned them.
+    Done { deployment: Box<Deployment>, service: Box<Service> },
+    /// A child appeared, not ours, before we created it; nothing else was written.
+    Taken(String),
+}
+
+/// Applies the ConfigMap, Deployment and Service, each either created
+/// (when absent) or server-side applied (when controlled by the Bot; the
+/// caller checked). A create that finds the name taken (409) stops at once.
+async fn apply_owned(
+    ctx: &Context,
+    ns: &str,
+    bot: &Bot,
+    resolution: &Resolution,
+    credentials_version: &str,
+) -> anyhow::Result<Applied> {
     let name = bot.metadata.name.as_deref().unwrap_or_default();
     let rules_json = resolution.rules.to_json();
     let cm_name = resources::rules_configmap_name(name);
-    typed::<ConfigMap>(ctx, ns)
-        .apply(&cm_name, &resources::configmap(bot, &rules_json), FIELD_MANAGER, true)
-        .await
-        .with_context(|| format!("applying ConfigMap {ns}/{cm_name}"))?;
-    let deployment = typed::<Deployment>(ctx, ns)
-        .apply(name, &resources::deployment(bot, &resources::checksum(&rules_json)), FIELD_MANAGER, true)
-        .await
-        .with_context(|| format!("applying Deployment {ns}/{name}"))?;
-    typed::<Service>(ctx, ns)
-        .apply(name, &resources::service(bot), FIELD_MANAGER, true)
-        .await
-        .with_context(|| format!("applying Service {ns}/{name}"))?;
-    Ok(deployment.status.and_then(|s| s.ready_replicas))
+    let checksum = resources::checksum(&rules_json);
+    let cm = resources::configmap(bot, &rules_json);
+    if let Err(taken) = create_or_apply::<ConfigMap>(ctx, &ctx.configmaps, ns, &cm_name, cm).await? {
+        return Ok(Applied::Taken(taken));
+    }
+    let dep = resources::deployment(bot, &checksum, credentials_version);
+    let deployment = match create_or_apply::<Deployment>(ctx, &ctx.deployments, ns, name, dep).await? {
+        Ok(d) => d,
+        Err(taken) => return Ok(Applied::Taken(taken)),
+    };
+    let service = match create_or_apply::<Service>(ctx, &ctx.services, ns, name, resources::service(bot)).await? {
+        Ok(s) => s,
+        Err(taken) => return Ok(Applied::Taken(taken)),
+    };
+    Ok(Applied::Done { deployment: Box::new(deployment), service: Box::new(service) })
+}
+
+/// Server-side applies `desired` when the object is known (cached or live:
+/// the caller checked it is ours); creates it otherwise, so that an object
+/// someone else made meanwhile is never taken over (`Err(description)` on 409).
+async fn create_or_apply<K>(
+    ctx: &Context,
+    cache: &Lister<K>,
+    ns: &str,
+    name: &str,
+    desired: serde_json::Value,
+) -> anyhow::Result<Result<K, String>>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let what = format!("{} {ns}/{name}", K::kind(&()));
+    let client = typed::<K>(ctx, ns);
+    let exists = cache.namespaced(ns).get(name).is_ok()
+        || client.get_opt(name).await.with_context(|| format!("reading {what}"))?.is_some();
+    if exists {
+        let applied = client.apply(name, &desired, FIELD_MANAGER, true).await;
+        return Ok(Ok(applied.with_context(|| format!("applying {what}"))?));
+    }
+    let obj: K = serde_json::from_value(desired).with_context(|| format!("building {what}"))?;
+    let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
+    match client.create(&obj, &pp).await {
+        Ok(created) => Ok(Ok(created)),
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            Ok(Err(format!("{what} was created by someone else; the operator changes only objects this Bot controls")))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("creating {what}"))),
+    }
 }
 
 fn typed<K>(ctx: &Context, ns: &str) -> TypedClient<K>

@@ -4,9 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use bot_api::v1alpha1::{Action, Bot, Event, EventBinding, Trigger};
+pub use bot_api::rules::{Rule, Rules};
+use bot_api::v1alpha1::{Bot, Event, EventBinding, ServiceType};
 use k8s_openapi::{
-    apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference, Time},
+    api::{apps::v1::Deployment, core::v1::Service},
+    apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, OwnerReference, Time},
     jiff::Timestamp,
 };
 use kube::Resource;
@@ -24,8 +26,20 @@ pub const RULES_CHECKSUM_ANNOTATION: &str = "botops.dev/rules-checksum";
 /// Deployment's selector).
 pub const BOT_LABEL: &str = "botops.dev/bot";
 
-/// Condition type: credentials present and every owned object applied.
+/// Pod template annotation carrying the credentials Secret's
+/// `resourceVersion`, so that pods roll (and the engine reads the new
+/// credentials from its environment) when the Secret changes.
+pub const CREDENTIALS_VERSION_ANNOTATION: &str = "botops.dev/credentials-version";
+
+/// Condition type: the bot can answer (credentials found, every owned
+/// object applied, the engine available).
 pub const READY: &str = "Ready";
+/// Condition type: the Deployment, Service and rules ConfigMap are applied
+/// as the Bot asks.
+pub const APPLIED: &str = "Applied";
+/// Condition type: the engine Deployment is available (at least one ready
+/// replica, the Deployment's own `Available` condition true).
+pub const AVAILABLE: &str = "Available";
 /// Condition type: the Secret named by `spec.credentialsSecret` exists.
 pub const CREDENTIALS_FOUND: &str = "CredentialsFound";
 /// Condition type: the Bot's EventBindings were resolved to rules.
@@ -36,37 +50,76 @@ pub fn rules_configmap_name(bot: &str) -> String {
     format!("{bot}-rules")
 }
 
-/// In-cluster URL of a Bot's webhook endpoint.
-pub fn endpoint(bot: &str, namespace: &str, port: i32) -> String {
-    format!("http://{bot}.{namespace}.svc:{port}")
+/// The URL the chat platform must call for `bot`, given its Service as
+/// applied: `spec.service.publicUrl` when set; else the load balancer's
+/// address (LoadBalancer, once assigned), a node port on any node's address
+/// (NodePort: `http://<node-address>:<nodePort>`), or the in-cluster name
+/// (ClusterIP); each followed by the platform's webhook path.
+pub fn endpoint(bot: &Bot, service: Option<&Service>) -> String {
+    let name = bot.metadata.name.as_deref().unwrap_or_default();
+    let ns = bot.metadata.namespace.as_deref().unwrap_or_default();
+    let path = bot.spec.platform.webhook_path();
+    if let Some(url) = &bot.spec.service.public_url {
+        return format!("{}{path}", url.trim_end_matches('/'));
+    }
+    let port = bot.spec.port;
+    let service_port = || service?.spec.as_ref()?.ports.as_ref()?.first().cloned();
+    match bot.spec.service.type_ {
+        ServiceType::LoadBalancer => {
+            let ingress = service
+                .and_then(|s| s.status.as_ref()?.load_balancer.as_ref()?.ingress.as_ref()?.first().cloned())
+                .and_then(|i| i.hostname.or(i.ip));
+            match ingress {
+                Some(host) => format!("http://{host}:{port}{path}"),
+                None => format!("http://{name}.{ns}.svc:{port}{path} (load balancer address pending)"),
+            }
+        }
+        ServiceType::NodePort => match service_port().and_then(|p| p.node_port) {
+            Some(node_port) => format!("http://<node-address>:{node_port}{path}"),
+            None => format!("http://{name}.{ns}.svc:{port}{path} (node port pending)"),
+        },
+        ServiceType::ClusterIP => format!("http://{name}.{ns}.svc:{port}{path}"),
+    }
 }
 
-/// One rule of the engine: an Event, with the bindings that brought it in.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Rule {
-    /// The Event's name.
-    pub event: String,
-    /// The EventBindings (of this Bot) selecting the Event, sorted.
-    pub bindings: Vec<String>,
-    /// When it fires.
-    pub trigger: Trigger,
-    /// What the bot does.
-    pub actions: Vec<Action>,
+/// Whether `meta` names `bot` (by UID) as its controller: the only objects
+/// the operator changes.
+pub fn controlled_by(meta: &ObjectMeta, bot: &Bot) -> bool {
+    let Some(uid) = bot.metadata.uid.as_deref() else { return false };
+    meta.owner_references.iter().flatten().any(|r| {
+        r.controller == Some(true) && r.uid == uid && r.kind == Bot::kind(&()) && r.api_version == Bot::api_version(&())
+    })
 }
 
-/// The content of `rules.json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Rules {
-    /// Format version of this file.
-    pub version: u32,
-    /// The rules, sorted by Event name; each Event appears once.
-    pub rules: Vec<Rule>,
+/// Who controls `meta`, for messages: `Kind name` of its controller, or
+/// "no controller".
+pub fn controller_of(meta: &ObjectMeta) -> String {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .find(|r| r.controller == Some(true))
+        .map(|r| format!("{} {} (uid {})", r.kind, r.name, r.uid))
+        .unwrap_or_else(|| "no controller".into())
 }
 
-impl Rules {
-    /// Pretty JSON; deterministic (struct field order, sorted rules).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("rules serialize") + "\n"
+/// Whether the engine Deployment is available: its `Available` condition is
+/// true and at least one replica is ready, and the status describes the
+/// Deployment's current generation. Returns the reason and a message.
+pub fn availability(deployment: Option<&Deployment>) -> (bool, &'static str, String) {
+    let Some(d) = deployment else {
+        return (false, "DeploymentMissing", "the engine Deployment does not exist yet".into());
+    };
+    let status = d.status.clone().unwrap_or_default();
+    let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    let ready = status.ready_replicas.unwrap_or(0);
+    let current = status.observed_generation.is_some() && status.observed_generation == d.metadata.generation;
+    let available = status.conditions.iter().flatten().any(|c| c.type_ == "Available" && c.status == "True");
+    if wanted == 0 {
+        (false, "ScaledToZero", "spec.replicas is 0: no engine runs".into())
+    } else if current && available && ready > 0 {
+        (true, "MinimumReplicasAvailable", format!("{ready}/{wanted} engine replicas ready"))
+    } else {
+        (false, "EngineNotReady", format!("{ready}/{wanted} engine replicas ready"))
     }
 }
 
@@ -79,12 +132,6 @@ pub struct Resolution {
     pub invalid: Vec<String>,
     /// The rules.
     pub rules: Rules,
-}
-
-impl Default for Rules {
-    fn default() -> Self {
-        Self { version: 1, rules: Vec::new() }
-    }
 }
 
 impl Resolution {
@@ -129,7 +176,7 @@ pub fn resolve<'a>(
             actions: obj.spec.actions.clone(),
         })
         .collect();
-    Resolution { per_binding, invalid, rules: Rules { version: 1, rules } }
+    Resolution { per_binding, invalid, rules: Rules { version: bot_api::rules::RULES_VERSION, rules } }
 }
 
 /// FNV-1a (64 bit) of `data` as `fnv1a64:<hex>`: a stable, dependency-free
@@ -192,7 +239,7 @@ pub fn configmap(bot: &Bot, rules_json: &str) -> Value {
 /// The apply configuration of the engine Deployment `<bot>`: the credentials
 /// Secret as environment (`envFrom`), the rules ConfigMap mounted at
 /// [`RULES_DIR`], and the rules' checksum on the pod template.
-pub fn deployment(bot: &Bot, rules_checksum: &str) -> Value {
+pub fn deployment(bot: &Bot, rules_checksum: &str, credentials_version: &str) -> Value {
     let name = bot.metadata.name.clone().unwrap_or_default();
     let spec = &bot.spec;
     json!({
@@ -205,7 +252,10 @@ pub fn deployment(bot: &Bot, rules_checksum: &str) -> Value {
             "template": {
                 "metadata": {
                     "labels": labels(&name),
-                    "annotations": { RULES_CHECKSUM_ANNOTATION: rules_checksum },
+                    "annotations": {
+                        RULES_CHECKSUM_ANNOTATION: rules_checksum,
+                        CREDENTIALS_VERSION_ANNOTATION: credentials_version,
+                    },
                 },
                 "spec": {
                     "containers": [{
@@ -233,17 +283,24 @@ pub fn deployment(bot: &Bot, rules_checksum: &str) -> Value {
     })
 }
 
-/// The apply configuration of the ClusterIP Service `<bot>` on `spec.port`.
+/// The apply configuration of the Service `<bot>` on `spec.port`, of the
+/// type `spec.service` asks (with its node port, if given).
 pub fn service(bot: &Bot) -> Value {
     let name = bot.metadata.name.clone().unwrap_or_default();
+    let mut port = json!({ "name": "http", "port": bot.spec.port, "targetPort": "http", "protocol": "TCP" });
+    if let (Some(node_port), ServiceType::NodePort | ServiceType::LoadBalancer) =
+        (bot.spec.service.node_port, bot.spec.service.type_)
+    {
+        port["nodePort"] = json!(node_port);
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": metadata(bot, &name),
         "spec": {
-            "type": "ClusterIP",
+            "type": bot.spec.service.type_.as_str(),
             "selector": { BOT_LABEL: name },
-            "ports": [{ "name": "http", "port": bot.spec.port, "targetPort": "http", "protocol": "TCP" }],
+            "ports": [port],
         },
     })
 }
