@@ -450,3 +450,46 @@ async fn typed_client_watch_and_scale() -> Result<()> {
     );
     Ok(())
 }
+
+/// A metadata-only informer receives Secrets as `PartialObjectMetadata`
+/// (the apiserver never sends their data), keeps labels, annotations and
+/// resourceVersion, and is reported by its own key.
+#[tokio::test]
+async fn metadata_informer_never_receives_secret_data() -> Result<()> {
+    use kube::core::PartialObjectMeta;
+    let env = TestEnv::start().await?;
+    let secrets: Api<Secret> = Api::namespaced(env.client(), env.namespace());
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {
+            "name": "creds",
+            "labels": { "team": "bots" },
+            "annotations": { "kubectl.kubernetes.io/last-applied-configuration": "{\"stringData\":\"s3cr3t\"}" },
+        },
+        "stringData": { "token": "s3cr3t" },
+    }))?;
+    let created = secrets.create(&PostParams::default(), &secret).await?;
+
+    let factory = InformerFactory::new(env.client(), None)
+        .with_namespace(env.namespace())
+        .with_transform_for::<PartialObjectMeta<Secret>>(|s| {
+            if let Some(a) = s.metadata.annotations.as_mut() {
+                a.remove("kubectl.kubernetes.io/last-applied-configuration");
+            }
+        });
+    let informer = factory.metadata_informer_for::<Secret>();
+    assert!(Arc::ptr_eq(&informer, &factory.informer_for::<PartialObjectMeta<Secret>>()), "one informer");
+    factory.start();
+    let synced = tokio::time::timeout(TIMEOUT, factory.wait_for_cache_sync()).await?;
+    assert_eq!(synced.into_iter().collect::<Vec<_>>(), [("v1/Secret (metadata)".to_string(), true)]);
+
+    let lister = informer.lister().namespaced(env.namespace());
+    let cached = lister.get("creds")?;
+    let types = cached.types.clone().context("types")?;
+    assert_eq!((types.api_version.as_str(), types.kind.as_str()), ("meta.k8s.io/v1", "PartialObjectMetadata"));
+    assert_eq!(cached.metadata.resource_version, created.metadata.resource_version);
+    assert_eq!(cached.metadata.labels.as_ref().and_then(|l| l.get("team")).map(String::as_str), Some("bots"));
+    assert!(cached.metadata.annotations.as_ref().is_none_or(|a| a.is_empty()), "{:?}", cached.metadata.annotations);
+    assert!(!format!("{cached:?}").contains("s3cr3t"));
+    factory.shutdown().await;
+    Ok(())
+}
