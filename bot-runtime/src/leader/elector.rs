@@ -73,7 +73,8 @@ enum Try {
 /// How a term of leadership ended.
 #[derive(Debug)]
 enum TermEnd {
-    /// The renew deadline passed, or another holder was seen.
+    /// The renew deadline passed or another holder was seen (or the work
+    /// ended after its gate closed).
     Lost,
     /// Shutdown was requested and the work ended.
     Shutdown,
@@ -151,7 +152,8 @@ impl LeaderElector {
     /// at once, then `run` competes again), when `shutdown` completes (the
     /// work is asked to stop via [`Leadership::cancelled`] and awaited, then
     /// the lease is released and `run` returns), or when the work ends by
-    /// itself (released likewise, then `run` returns). Spawned tasks should
+    /// itself (released likewise, then `run` returns; work that ends because
+    /// its [`Leadership::is_leading`] turned false counts as a loss). Spawned tasks should
     /// watch [`Leadership::cancelled`] or check [`Leadership::is_leading`]:
     /// dropping the work's future does not stop them.
     pub async fn run<S, F, Fut>(self, shutdown: S, mut leading: F)
@@ -234,7 +236,17 @@ impl LeaderElector {
                     let _ = cancel.send(true);
                     break TermEnd::Lost;
                 }
-                () = &mut work => break if stopping { TermEnd::Shutdown } else { TermEnd::Finished },
+                () = &mut work => {
+                    if stopping {
+                        break TermEnd::Shutdown;
+                    }
+                    if !self.shared.is_open(Some(term)) {
+                        // The work saw the loss (its gate closed) before we did.
+                        self.shared.end_term();
+                        break TermEnd::Lost;
+                    }
+                    break TermEnd::Finished;
+                }
                 () = shutdown.as_mut(), if !stopping => {
                     stopping = true;
                     let _ = cancel.send(true);
