@@ -102,17 +102,17 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> LeaderQueue<T> {
         for item in initial() {
             queue.add(item);
         }
-        let inner = self.inner.clone();
+        let (inner, ended) = (self.inner.clone(), queue.clone());
         let end = move || {
-            let mut current = inner.current.write();
-            if current.as_ref().is_some_and(|(current, _)| *current == id)
-                && let Some((_, queue)) = current.take()
             {
-                drop(current);
-                // No drain: `Controller::run` drains on a graceful stop; after
-                // a loss nothing more may run.
-                queue.shutdown();
+                let mut current = inner.current.write();
+                if current.as_ref().is_some_and(|(current, _)| *current == id) {
+                    *current = None;
+                }
             }
+            // No drain: `Controller::run` drains on a graceful stop; after a
+            // loss nothing more may run.
+            ended.shutdown();
         };
         QueueTerm { id, queue, end: Some(Box::new(end)) }
     }
@@ -236,5 +236,76 @@ impl LeaderElector {
             async move { queue.run_controller(&leadership, || initial(), |q| build(q)).await }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leader::state::Shared;
+    use std::time::Duration;
+    use tokio::{sync::watch, time::Instant};
+
+    #[test]
+    fn followers_queue_nothing_and_a_term_starts_with_the_initial_keys() {
+        let queue = LeaderQueue::<u32>::new();
+        assert!(!queue.add(1), "no term: dropped");
+        assert!(queue.current().is_none());
+        let term = queue.begin_term(|| {
+            // Installed before the initial keys are listed: an event racing
+            // the listing is queued, not lost.
+            assert!(queue.add(99));
+            [1, 2, 3]
+        });
+        assert!(queue.add(4));
+        assert_eq!(term.queue().len(), 5);
+        let q = term.queue().clone();
+        let next = queue.begin_term(Vec::new);
+        drop(term);
+        assert!(q.is_shutting_down(), "an ended term's queue is shut down");
+        assert!(queue.current().is_some(), "ending a stale term leaves the new one alone");
+        drop(next);
+        assert!(queue.current().is_none());
+        assert!(!queue.add(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_controller_reconciles_initial_keys_until_cancelled_then_closes_the_term() {
+        let shared = Arc::new(Shared::new("me".into()));
+        let term = shared.begin_term(Instant::now() + Duration::from_secs(10));
+        let (cancel, cancelled) = watch::channel(false);
+        let leadership = Leadership::new(shared, term, cancelled);
+        let queue = LeaderQueue::<u32>::new();
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let run = tokio::spawn({
+            let (queue, seen) = (queue.clone(), seen.clone());
+            async move {
+                queue
+                    .run_controller(
+                        &leadership,
+                        || [1, 2],
+                        move |q| {
+                            Controller::new("t", q, move |k: u32| {
+                                seen.lock().push(k);
+                                async { Ok::<_, String>(Action::Done) }
+                            })
+                        },
+                    )
+                    .await;
+            }
+        });
+        while seen.lock().len() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(queue.add(3));
+        while seen.lock().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.send(true).unwrap();
+        run.await.unwrap();
+        assert!(queue.current().is_none(), "the term closed with the controller");
+        let mut seen = seen.lock().clone();
+        seen.sort_unstable();
+        assert_eq!(seen, [1, 2, 3]);
     }
 }
