@@ -662,3 +662,115 @@ async fn ready_follows_the_engines_availability() -> Result<()> {
 
     operator.stop().await
 }
+
+/// Every write request (not GET) a client sends, as `METHOD path`.
+#[derive(Clone, Default)]
+struct Writes(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Writes {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// A client of `env` recording its writes.
+async fn counting_client(env: &TestEnv) -> Result<(Client, Writes)> {
+    let config = kube::Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(env.kubeconfig_path())?,
+        &KubeConfigOptions::default(),
+    )
+    .await?;
+    let writes = Writes::default();
+    let log = writes.clone();
+    let layer = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+        if req.method() != http::Method::GET {
+            log.0.lock().unwrap().push(format!("{} {}", req.method(), req.uri().path()));
+        }
+        req
+    });
+    Ok((kube::client::ClientBuilder::try_from(config)?.with_layer(&layer).build(), writes))
+}
+
+/// The operator writes only what differs from what its informers show: no
+/// write at all for unchanged Bots across resyncs and owned objects' status
+/// changes, and two writes (rules ConfigMap, Deployment template) when one
+/// Bot's Event changes.
+#[tokio::test]
+async fn no_writes_in_steady_state_and_few_per_change() -> Result<()> {
+    let env = TestEnv::start().await?;
+    env.install_crds([Bot::crd(), Event::crd(), EventBinding::crd()]).await?;
+    let (client, writes) = counting_client(&env).await?;
+    let operator = Operator::start_with(client, env.namespace(), |c| c.resync = Some(Duration::from_millis(500)));
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    let bots = ["quiet-0", "quiet-1", "quiet-2"];
+    for bot in bots {
+        f.event(&format!("{bot}-hello"), &[("bot", bot)], "hi", "Hello").await?;
+        f.binding(&format!("{bot}-events"), bot, &[("bot", bot)]).await?;
+        f.bot(bot, "creds", 1, 8080).await?;
+    }
+    for bot in bots {
+        f.bot_status(bot, "Applied with its event", |s| is(s, "Applied", "True") && s.bound_event_count == 1).await?;
+    }
+    let setup = writes.take();
+    eprintln!("writes while setting up {} Bots: {}", bots.len(), setup.len());
+
+    // Steady state: several resyncs, the Deployments' status settling.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _settling = writes.take();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let steady = writes.take();
+    assert!(steady.is_empty(), "writes with nothing changing: {steady:#?}");
+
+    let events = f.clientset.botops_v1alpha1().events(&f.ns);
+    events.merge_patch("quiet-0-hello", &json!({ "spec": { "actions": [{ "reply": "Changed" }] } }), None).await?;
+    f.object::<ConfigMap>("quiet-0-rules", |cm| rules_json(cm).contains("Changed")).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let change = writes.take();
+    eprintln!("writes for one Event edit: {change:#?}");
+    let ns = &f.ns;
+    assert_eq!(
+        change,
+        [
+            format!("PATCH /api/v1/namespaces/{ns}/configmaps/quiet-0-rules"),
+            format!("PATCH /apis/apps/v1/namespaces/{ns}/deployments/quiet-0"),
+        ]
+    );
+
+    operator.stop().await
+}
+
+/// What the operator creates is owned by its apply manager alone, so a
+/// field later dropped from its configuration is removed: switching a
+/// NodePort Bot to ClusterIP drops the node port.
+#[tokio::test]
+async fn operator_owns_its_fields_by_apply() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.bot_with("owned", json!({ "credentialsSecret": "creds", "service": { "type": "NodePort" } })).await?;
+    let svc =
+        f.object::<Service>("owned", |s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("NodePort")).await?;
+    let managers: Vec<_> = svc
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .map(|m| (m.manager.clone().unwrap_or_default(), m.operation.clone().unwrap_or_default()))
+        .filter(|(m, _)| m.starts_with("bot-operator"))
+        .collect();
+    assert_eq!(managers, [("bot-operator".to_string(), "Apply".to_string())]);
+
+    let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
+    bots.merge_patch("owned", &json!({ "spec": { "service": { "type": "ClusterIP" } } }), None).await?;
+    let svc =
+        f.object::<Service>("owned", |s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ClusterIP")).await?;
+    let port = &svc.spec.context("spec")?.ports.context("ports")?[0];
+    assert_eq!(port.node_port, None, "{port:?}");
+    f.bot_status("owned", "the in-cluster endpoint", |s| {
+        s.endpoint.as_deref() == Some(&format!("http://owned.{}.svc:8080/webhook/line", f.ns))
+    })
+    .await?;
+
+    operator.stop().await
+}

@@ -571,9 +571,14 @@ async fn apply_owned(
     Ok(Applied::Done { deployment: Box::new(deployment), service: Box::new(service) })
 }
 
-/// Server-side applies `desired` when the object is known (cached or live:
-/// the caller checked it is ours); creates it otherwise, so that an object
-/// someone else made meanwhile is never taken over (`Err(description)` on 409).
+/// Makes the object `name` match `desired`, writing only when needed:
+///
+/// - known (in the cache, or live: the caller checked it is the Bot's) and
+///   [`resources::up_to_date`]: nothing is sent;
+/// - known and different: server-side applied (forced);
+/// - absent: created, so that an object someone else made meanwhile is
+///   never taken over (`Err(description)` on 409), then its fields are
+///   handed to the apply manager (see [`own_fields_by_apply`]).
 async fn create_or_apply<K>(
     ctx: &Context,
     cache: &Lister<K>,
@@ -592,22 +597,56 @@ where
         + 'static,
 {
     let what = format!("{} {ns}/{name}", K::kind(&()));
+    let desired = resources::stamp(desired);
     let client = typed::<K>(ctx, ns);
-    let exists = cache.namespaced(ns).get(name).is_ok()
-        || client.get_opt(name).await.with_context(|| format!("reading {what}"))?.is_some();
-    if exists {
+    let current = match cache.namespaced(ns).get(name) {
+        Ok(cached) => Some(cached.as_ref().clone()),
+        Err(_) => client.get_opt(name).await.with_context(|| format!("reading {what}"))?,
+    };
+    if let Some(current) = current {
+        if resources::up_to_date(&desired, &serde_json::to_value(&current)?) {
+            return Ok(Ok(current));
+        }
+        tracing::debug!(object = %what, "applying");
         let applied = client.apply(name, &desired, FIELD_MANAGER, true).await;
         return Ok(Ok(applied.with_context(|| format!("applying {what}"))?));
     }
-    let obj: K = serde_json::from_value(desired).with_context(|| format!("building {what}"))?;
+    let obj: K = serde_json::from_value(desired.clone()).with_context(|| format!("building {what}"))?;
     let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
     match client.create(&obj, &pp).await {
-        Ok(created) => Ok(Ok(created)),
+        Ok(_) => {
+            Ok(Ok(own_fields_by_apply(&client, name, &desired).await.with_context(|| format!("owning {what}"))?))
+        }
         Err(kube::Error::Api(e)) if e.code == 409 => {
             Ok(Err(format!("{what} was created by someone else; the operator changes only objects this Bot controls")))
         }
         Err(e) => Err(anyhow::Error::new(e).context(format!("creating {what}"))),
     }
+}
+
+/// After a create, makes the operator's apply manager the owner of the
+/// fields: applies `desired` (forced), then drops the create's own
+/// `Update` entry from `managedFields` (guarded by JSON-patch tests). Without
+/// this, a field later dropped from the configuration would stay, still
+/// owned by the create.
+async fn own_fields_by_apply<K>(client: &TypedClient<K>, name: &str, desired: &serde_json::Value) -> anyhow::Result<K>
+where
+    K: Resource + Clone + serde::Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let applied = client.apply(name, desired, FIELD_MANAGER, true).await?;
+    let entries = applied.meta().managed_fields.as_deref().unwrap_or_default();
+    let Some(i) = entries
+        .iter()
+        .position(|m| m.manager.as_deref() == Some(FIELD_MANAGER) && m.operation.as_deref() == Some("Update"))
+    else {
+        return Ok(applied);
+    };
+    let patch: bot_runtime::json_patch::Patch = serde_json::from_value(serde_json::json!([
+        { "op": "test", "path": format!("/metadata/managedFields/{i}/manager"), "value": FIELD_MANAGER },
+        { "op": "test", "path": format!("/metadata/managedFields/{i}/operation"), "value": "Update" },
+        { "op": "remove", "path": format!("/metadata/managedFields/{i}") },
+    ]))?;
+    Ok(client.json_patch(name, patch).await?)
 }
 
 fn typed<K>(ctx: &Context, ns: &str) -> TypedClient<K>

@@ -31,6 +31,11 @@ pub const BOT_LABEL: &str = "botops.dev/bot";
 /// credentials from its environment) when the Secret changes.
 pub const CREDENTIALS_VERSION_ANNOTATION: &str = "botops.dev/credentials-version";
 
+/// Annotation on every owned object: a checksum of the apply configuration
+/// the operator last wrote, so that an unchanged configuration is not sent
+/// again (see [`up_to_date`]).
+pub const APPLIED_HASH_ANNOTATION: &str = "botops.dev/applied-hash";
+
 /// Condition type: the bot can answer (credentials found, every owned
 /// object applied, the engine available).
 pub const READY: &str = "Ready";
@@ -79,6 +84,40 @@ pub fn endpoint(bot: &Bot, service: Option<&Service>) -> String {
             None => format!("http://{name}.{ns}.svc:{port}{path} (node port pending)"),
         },
         ServiceType::ClusterIP => format!("http://{name}.{ns}.svc:{port}{path}"),
+    }
+}
+
+/// Stamps `desired` (an apply configuration) with
+/// [`APPLIED_HASH_ANNOTATION`], a checksum of its content without the stamp.
+pub fn stamp(mut desired: Value) -> Value {
+    let hash = checksum(&desired.to_string());
+    if let Some(meta) = desired.get_mut("metadata").and_then(Value::as_object_mut) {
+        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.insert(APPLIED_HASH_ANNOTATION.into(), Value::String(hash));
+        }
+    }
+    desired
+}
+
+/// Whether applying the stamped configuration `desired` to `actual` would
+/// change nothing: `actual` carries the same stamp (so the configuration,
+/// including what it no longer sets, is what was last applied) and contains
+/// every value `desired` sets (so nobody changed them since).
+pub fn up_to_date(desired: &Value, actual: &Value) -> bool {
+    let stamp_of = |v: &Value| v.pointer("/metadata/annotations").and_then(|a| a.get(APPLIED_HASH_ANNOTATION)).cloned();
+    stamp_of(desired).is_some() && stamp_of(desired) == stamp_of(actual) && contains(actual, desired)
+}
+
+/// Whether `actual` holds every value of `desired`: objects by key (extra
+/// keys in `actual`, such as defaults and status, are ignored), lists
+/// element by element in order, scalars by equality.
+pub fn contains(actual: &Value, desired: &Value) -> bool {
+    match (actual, desired) {
+        (Value::Object(a), Value::Object(d)) => d.iter().all(|(k, dv)| a.get(k).is_some_and(|av| contains(av, dv))),
+        (Value::Array(a), Value::Array(d)) => a.len() == d.len() && a.iter().zip(d).all(|(av, dv)| contains(av, dv)),
+        (Value::Null, Value::Null) => true,
+        (a, d) => a == d,
     }
 }
 
@@ -271,7 +310,14 @@ pub fn deployment(bot: &Bot, rules_checksum: &str, credentials_version: &str) ->
                         ],
                         "envFrom": [{ "secretRef": { "name": spec.credentials_secret } }],
                         "volumeMounts": [{ "name": "rules", "mountPath": RULES_DIR, "readOnly": true }],
-                        "readinessProbe": { "httpGet": { "path": "/healthz", "port": "http" } },
+                        "readinessProbe": { "httpGet": { "path": "/readyz", "port": "http" } },
+                        "livenessProbe": { "httpGet": { "path": "/healthz", "port": "http" } },
+                        "securityContext": {
+                            "runAsNonRoot": true,
+                            "allowPrivilegeEscalation": false,
+                            "readOnlyRootFilesystem": true,
+                            "capabilities": { "drop": ["ALL"] },
+                        },
                     }],
                     "volumes": [{
                         "name": "rules",
@@ -373,6 +419,29 @@ mod tests {
         assert_eq!(checksum(&json), checksum(&r.rules.to_json()));
         assert_ne!(checksum(&json), checksum(""));
         assert_eq!(checksum(""), "fnv1a64:cbf29ce484222325");
+    }
+
+    #[test]
+    fn up_to_date_needs_the_same_stamp_and_every_value() {
+        let desired = stamp(json!({ "metadata": { "name": "a" }, "spec": { "ports": [{ "port": 80 }], "x": 1 } }));
+        let hash = desired.pointer("/metadata/annotations/botops.dev~1applied-hash").cloned().unwrap();
+        let actual = json!({
+            "metadata": { "name": "a", "uid": "u", "annotations": { APPLIED_HASH_ANNOTATION: hash } },
+            "spec": { "ports": [{ "port": 80, "protocol": "TCP" }], "x": 1, "defaulted": true },
+            "status": {},
+        });
+        assert!(up_to_date(&desired, &actual));
+        let mut drifted = actual.clone();
+        drifted["spec"]["x"] = json!(2);
+        assert!(!up_to_date(&desired, &drifted), "a value changed by someone else");
+        let mut extra = actual.clone();
+        extra["spec"]["ports"] = json!([{ "port": 80 }, { "port": 81 }]);
+        assert!(!up_to_date(&desired, &extra), "a list of another length");
+        let mut unstamped = actual;
+        unstamped["metadata"]["annotations"] = json!({});
+        assert!(!up_to_date(&desired, &unstamped), "not applied by this configuration");
+        let other = stamp(json!({ "metadata": { "name": "a" }, "spec": { "ports": [{ "port": 80 }] } }));
+        assert!(!up_to_date(&other, &extra), "a field dropped from the configuration changes the stamp");
     }
 
     #[test]
