@@ -71,7 +71,7 @@ pub(crate) fn fallback(input: &DeriveInput) -> Option<TokenStream> {
         root_ident,
         group: "invalid.example.com".into(),
         version: "v1".into(),
-        plural: bot_gen::model::to_plural(&kind),
+        plural: bot_gen::model::default_names(&kind, None, None).1,
         singular: kind.to_ascii_lowercase(),
         kind,
         namespaced,

@@ -63,7 +63,11 @@ impl Resource {
     /// pluralised; a custom `plural` is used as given).
     pub(crate) fn accessor(&self) -> Ident {
         let m = &self.model;
-        let name = if m.plural == to_plural(&m.kind) { to_plural(&to_snake(&m.kind)) } else { to_snake(&m.plural) };
+        let name = if m.plural == to_plural(&m.kind.to_ascii_lowercase()) {
+            to_plural(&to_snake(&m.kind))
+        } else {
+            to_snake(&m.plural)
+        };
         safe_ident(&name)
     }
 

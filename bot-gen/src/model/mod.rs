@@ -172,24 +172,31 @@ impl ResourceModel {
     }
 }
 
-/// Lower-cased English plural of a kind, with the exceptions Go's generators
-/// got wrong ("Gatewaies"): consonant + y -> ies, vowel + y -> ys, s/x/z/ch/sh -> es.
-pub fn to_plural(singular: &str) -> String {
-    let s = singular.to_ascii_lowercase();
-    match s.as_str() {
-        "endpoints" | "metadata" | "data" | "series" | "species" => return s,
-        "person" => return "people".into(),
-        _ => {}
+/// The plural kube-derive 5 gives a lower-case singular name, and so ours:
+/// `s`/`x`/`z`/`ch`/`sh` -> `es`, consonant + `y` -> `ies`, else `s`. No
+/// irregular plurals (`person` -> `persons`, `endpoints` -> `endpointses`):
+/// a CRD's name is `plural.group`, so a plural that differs from
+/// kube-derive's would rename the CRD of a migrated type and hide its
+/// objects. Give irregular plurals explicitly with `plural = "..."`.
+pub fn to_plural(word: &str) -> String {
+    if word.ends_with(['s', 'x', 'z']) || word.ends_with("ch") || word.ends_with("sh") {
+        return format!("{word}es");
     }
-    if let Some(stem) = s.strip_suffix('y')
-        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    if let Some(stem) = word.strip_suffix('y')
+        && stem.chars().next_back().is_some_and(|c| !matches!(c, 'a' | 'e' | 'i' | 'o' | 'u'))
     {
         return format!("{stem}ies");
     }
-    if s.ends_with('s') || s.ends_with('x') || s.ends_with('z') || s.ends_with("ch") || s.ends_with("sh") {
-        return format!("{s}es");
-    }
-    format!("{s}s")
+    format!("{word}s")
+}
+
+/// The default singular and plural of a kind as kube-derive 5 computes them:
+/// the singular is `singular` or the lower-cased kind, the plural is
+/// `plural` or [`to_plural`] of that singular.
+pub fn default_names(kind: &str, singular: Option<&str>, plural: Option<&str>) -> (String, String) {
+    let singular = singular.map_or_else(|| kind.to_ascii_lowercase(), str::to_string);
+    let plural = plural.map_or_else(|| to_plural(&singular), str::to_string);
+    (singular, plural)
 }
 
 /// snake_case of a CamelCase identifier (`EventBinding` -> `event_binding`).
@@ -230,14 +237,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plurals() {
-        assert_eq!(to_plural("Bot"), "bots");
-        assert_eq!(to_plural("EventBinding"), "eventbindings");
-        assert_eq!(to_plural("Gateway"), "gateways");
-        assert_eq!(to_plural("Policy"), "policies");
-        assert_eq!(to_plural("Ingress"), "ingresses");
-        assert_eq!(to_plural("Box"), "boxes");
-        assert_eq!(to_plural("Endpoints"), "endpoints");
+    fn plurals_are_kube_derives() {
+        for (singular, plural) in [
+            ("bot", "bots"),
+            ("eventbinding", "eventbindings"),
+            ("event", "events"),
+            ("gateway", "gateways"),
+            ("policy", "policies"),
+            ("proxy", "proxies"),
+            ("ingress", "ingresses"),
+            ("box", "boxes"),
+            ("status", "statuses"),
+            ("endpoints", "endpointses"),
+            ("person", "persons"),
+            ("quiz", "quizes"),
+            ("watch", "watches"),
+            ("mesh", "meshes"),
+            ("day", "days"),
+            ("y", "ys"),
+        ] {
+            assert_eq!(to_plural(singular), plural, "{singular}");
+        }
+    }
+
+    #[test]
+    fn default_names_pluralise_the_singular() {
+        assert_eq!(default_names("Person", None, None), ("person".into(), "persons".into()));
+        assert_eq!(default_names("Person", Some("human"), None), ("human".into(), "humans".into()));
+        assert_eq!(default_names("Person", None, Some("people")), ("person".into(), "people".into()));
     }
 
     #[test]

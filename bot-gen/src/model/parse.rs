@@ -7,7 +7,7 @@ use syn::{
     spanned::Spanned,
 };
 
-use super::{CelRule, Crates, ExtraMethod, PrintColumn, ResourceModel, Scale, Verb, VerbSet, to_plural};
+use super::{CelRule, Crates, ExtraMethod, PrintColumn, ResourceModel, Scale, Verb, VerbSet};
 
 /// Errors collected while parsing; reported together, each at its own span.
 #[derive(Default, Debug)]
@@ -580,8 +580,11 @@ pub fn parse_resource(input: &DeriveInput) -> Result<ResourceModel, syn::Error> 
     }
 
     let kind_s = kind.expect("checked").value();
-    let singular = singular.map(|s| s.value()).unwrap_or_else(|| kind_s.to_ascii_lowercase());
-    let plural = plural.map(|s| s.value()).unwrap_or_else(|| to_plural(&kind_s));
+    let (singular, plural) = crate::model::default_names(
+        &kind_s,
+        singular.map(|s| s.value()).as_deref(),
+        plural.map(|s| s.value()).as_deref(),
+    );
     let root_ident = match &root {
         Some(r) => Ident::new(&r.value(), r.span()),
         None => Ident::new(&kind_s, Span::call_site()),
