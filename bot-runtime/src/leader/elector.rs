@@ -150,12 +150,14 @@ impl LeaderElector {
     ///
     /// A term ends when leadership is lost (the work's future is dropped
     /// at once, then `run` competes again), when `shutdown` completes (the
-    /// work is asked to stop via [`Leadership::cancelled`] and awaited, then
-    /// the lease is released and `run` returns), or when the work ends by
-    /// itself (released likewise, then `run` returns; work that ends because
-    /// its [`Leadership::is_leading`] turned false counts as a loss). Spawned tasks should
-    /// watch [`Leadership::cancelled`] or check [`Leadership::is_leading`]:
-    /// dropping the work's future does not stop them.
+    /// work is asked to stop via [`Leadership::cancelled`] and awaited while
+    /// the lease is still renewed, then the lease is released and `run`
+    /// returns), or when the work ends by itself (released likewise, then
+    /// `run` returns; work that ends because its
+    /// [`Leadership::is_leading`] turned false counts as a loss). Spawned
+    /// tasks should watch [`Leadership::cancelled`] or check
+    /// [`Leadership::is_leading`]: dropping the work's future does not stop
+    /// them. A shutdown during a candidacy returns at once.
     pub async fn run<S, F, Fut>(self, shutdown: S, mut leading: F)
     where
         S: Future<Output = ()>,
@@ -296,13 +298,10 @@ impl LeaderElector {
     /// from its cached lease; otherwise get, create if absent, and write it
     /// as ours unless another holder's lease is unexpired.
     async fn try_once(&self, leading: bool) -> Try {
-        if leading {
-            let cached = self.observed.lock().clone().filter(|o| o.holder() == Some(&*self.config.identity));
-            if let Some(cached) = cached {
-                match self.write(&cached).await {
-                    Ok(sent) => return Try::Held { sent },
-                    Err(e) => tracing::debug!(error = %e, "optimistic renew failed; getting the lease"),
-                }
+        if leading && let Some(cached) = self.cached_own() {
+            match self.write(&cached).await {
+                Ok(sent) => return Try::Held { sent },
+                Err(e) => tracing::debug!(error = %e, "optimistic renew failed; getting the lease"),
             }
         }
         let lease = match self.api.get_opt(&self.config.lease_name).await {
@@ -361,23 +360,42 @@ impl LeaderElector {
         Ok(sent)
     }
 
-    /// Gives the lease up if we still hold it (conditional write; one try).
+    /// Gives the lease up if we still hold it (a conditional write). On a
+    /// conflict it reads the lease once more and retries if it is still ours:
+    /// a renew sent just before the stop may have landed after our last read.
     async fn release(&self) {
-        let Some(ours) = self.observed.lock().clone().filter(|o| o.holder() == Some(&*self.config.identity)) else {
-            return;
-        };
-        let mut lease = ours.lease.clone();
-        lease.spec = Some(released_spec(&ours));
-        let pp = PostParams::default();
-        let replace = self.api.replace(&self.config.lease_name, &pp, &lease);
-        match tokio::time::timeout(self.config.renew_deadline, replace).await {
-            Ok(Ok(released)) => {
-                self.observe(released, Instant::now());
-                tracing::info!(lease = %self.config.lease_name, "released the lease");
+        let attempt = async {
+            for _ in 0..2 {
+                let Some(ours) = self.cached_own() else { return Ok(false) };
+                let mut lease = ours.lease.clone();
+                lease.spec = Some(released_spec(&ours));
+                match self.api.replace(&self.config.lease_name, &PostParams::default(), &lease).await {
+                    Ok(released) => {
+                        self.observe(released, Instant::now());
+                        return Ok(true);
+                    }
+                    Err(kube::Error::Api(s)) if s.is_conflict() => {
+                        match self.api.get_opt(&self.config.lease_name).await? {
+                            Some(current) => drop(self.observe(current, Instant::now())),
+                            None => return Ok(false),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
+            Ok(false)
+        };
+        match tokio::time::timeout(self.config.renew_deadline, attempt).await {
+            Ok(Ok(true)) => tracing::info!(lease = %self.config.lease_name, "released the lease"),
+            Ok(Ok(false)) => tracing::debug!(lease = %self.config.lease_name, "not released: no longer ours"),
             Ok(Err(e)) => tracing::warn!(lease = %self.config.lease_name, error = %e, "failed to release the lease"),
             Err(_) => tracing::warn!(lease = %self.config.lease_name, "releasing the lease timed out"),
         }
+    }
+
+    /// The last observed lease if it names us as holder.
+    fn cached_own(&self) -> Option<Observed> {
+        self.observed.lock().clone().filter(|o| o.holder() == Some(&*self.config.identity))
     }
 
     /// Records a lease seen at `now`, publishes holder changes, returns the observation.
