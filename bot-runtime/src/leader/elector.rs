@@ -157,7 +157,9 @@ impl LeaderElector {
     /// [`Leadership::is_leading`] turned false counts as a loss). Spawned
     /// tasks should watch [`Leadership::cancelled`] or check
     /// [`Leadership::is_leading`]: dropping the work's future does not stop
-    /// them. A shutdown during a candidacy returns at once.
+    /// them. A shutdown during a candidacy returns at once. Dropping the
+    /// `run` future instead is a crash: nothing is released, and followers
+    /// take over once the lease expires.
     pub async fn run<S, F, Fut>(self, shutdown: S, mut leading: F)
     where
         S: Future<Output = ()>,
