@@ -414,7 +414,15 @@ async fn rbac_manifest_is_sufficient_and_least_privilege() -> Result<()> {
     )
     .await?;
     config.auth_info.impersonate = Some(user.into());
-    let operator = Operator::start(Client::try_from(config)?, env.namespace());
+    // As deployed: with leader election on the Lease the Role allows.
+    let operator = Operator::start_with(Client::try_from(config)?, env.namespace(), |c| {
+        let election = bot_runtime::leader::LeaderElectionConfig::new("bot-operator", "botops-system")
+            .identity("rbac-test")
+            .lease_duration(Duration::from_secs(3))
+            .renew_deadline(Duration::from_secs(2))
+            .retry_period(Duration::from_millis(500));
+        c.leader_election = Some(election);
+    });
 
     let f = Fixture::new(&env);
     f.secret("creds").await?;
@@ -771,6 +779,47 @@ async fn operator_owns_its_fields_by_apply() -> Result<()> {
         s.endpoint.as_deref() == Some(&format!("http://owned.{}.svc:8080/webhook/line", f.ns))
     })
     .await?;
+
+    operator.stop().await
+}
+
+/// Another writer changing a Bot's conditions (under its own field manager)
+/// gets them restored by the operator once per change, never in a loop;
+/// a condition type of its own is left alone (conditions are a map list).
+#[tokio::test]
+async fn a_status_changed_by_another_writer_is_restored_once() -> Result<()> {
+    let env = TestEnv::start().await?;
+    env.install_crds([Bot::crd(), Event::crd(), EventBinding::crd()]).await?;
+    let (client, writes) = counting_client(&env).await?;
+    let operator = Operator::start(client, env.namespace());
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.bot("contested", "creds", 1, 8080).await?;
+    let ours = f.bot_status("contested", "Applied=True", |s| is(s, "Applied", "True")).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    writes.take();
+
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let theirs = json!({
+        "apiVersion": "botops.dev/v1alpha1", "kind": "Bot", "metadata": { "name": "contested" },
+        "status": { "conditions": [
+            { "type": "Applied", "status": "False", "reason": "Meddling", "message": "", "lastTransitionTime": now },
+            { "type": "Audited", "status": "True", "reason": "Checked", "message": "", "lastTransitionTime": now },
+        ]},
+    });
+    let bots: Api<Bot> = f.api();
+    bots.patch_status("contested", &PatchParams::apply("auditor").force(), &Patch::Apply(&theirs)).await?;
+    let restored = f
+        .bot_status("contested", "Applied restored", |s| {
+            condition(s, "Applied").is_some_and(|c| c.reason == "Applied") && is(s, "Audited", "True")
+        })
+        .await?;
+    assert_eq!(condition(&restored, "Ready"), condition(&ours, "Ready"), "Ready untouched");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status_writes: Vec<_> = writes.take().into_iter().filter(|w| w.ends_with("/status")).collect();
+    assert_eq!(status_writes.len(), 1, "{status_writes:#?}");
+    let after = bots.get_status("contested").await?.status.context("status")?;
+    assert!(is(&after, "Audited", "True"), "the other writer's own condition stays: {after:?}");
 
     operator.stop().await
 }

@@ -72,8 +72,9 @@ use bot_api::{
     v1alpha1::{Bot, BotStatus, Event, EventBinding, EventBindingStatus},
 };
 use bot_runtime::{
-    Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, TypedClient, WorkQueue, enqueue_handler,
+    Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, TypedClient,
     factory::KindScope,
+    leader::{LeaderElectionConfig, LeaderElector, LeaderQueue},
 };
 use futures::FutureExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -135,6 +136,11 @@ pub struct Config {
     /// watched (it lacks the operator's label), so its removal is noticed
     /// by this retry.
     pub conflict_retry: Duration,
+    /// Leader election (default: none, every instance reconciles). With it,
+    /// every replica keeps its caches synced and only the lease holder
+    /// reconciles; a new leader starts at once from a warm cache. The
+    /// `bot-operator` binary turns it on by default.
+    pub leader_election: Option<LeaderElectionConfig>,
 }
 
 impl Default for Config {
@@ -145,6 +151,7 @@ impl Default for Config {
             resync: Some(Duration::from_secs(600)),
             missing_secret_retry: Duration::from_secs(60),
             conflict_retry: Duration::from_secs(30),
+            leader_election: None,
         }
     }
 }
@@ -161,6 +168,10 @@ struct Context {
     deployments: Lister<Deployment>,
     services: Lister<Service>,
     configmaps: Lister<ConfigMap>,
+    /// Per owned object (`Kind ns/name`): the stamp last applied and the
+    /// `resourceVersion` that write replaced, to tell a lagging cache from
+    /// a change by someone else.
+    written: parking_lot::Mutex<std::collections::HashMap<String, (String, Option<String>)>>,
     config: Config,
 }
 
@@ -196,7 +207,9 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         core = core.with_namespace(ns.clone());
     }
     let factory = SharedInformerFactory::from_core(core);
-    let queue = WorkQueue::<ObjectKey>::new();
+    // Every replica runs the informers (warm standby); keys are queued only
+    // while this replica leads (always, without leader election).
+    let queue = LeaderQueue::<ObjectKey>::new();
 
     let botops = factory.botops().v1alpha1();
     let (bots, events, bindings) = (botops.bots(), botops.events(), botops.event_bindings());
@@ -204,25 +217,10 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
     bindings.informer().add_indexer(index::BINDING_BY_BOT, index::binding_by_bot());
     bindings.informer().add_indexer(index::BINDING_BY_SELECTOR_LABEL, index::binding_by_selector_label());
 
-    // Bot: itself; status-only updates (ours) are skipped, resyncs are not.
-    let q = queue.clone();
-    let key = |b: &Arc<Bot>| ObjectKey::from_object(b.as_ref());
-    bots.informer().add_event_handler(
-        HandlerFuncs::new()
-            .on_add({
-                let q = q.clone();
-                move |b, _| q.add(key(b))
-            })
-            .on_update({
-                let q = q.clone();
-                move |old, new| {
-                    if Arc::ptr_eq(old, new) || spec_changed(old.meta(), new.meta()) {
-                        q.add(key(new))
-                    }
-                }
-            })
-            .on_delete(move |b, _| q.add(key(b))),
-    );
+    // Bot: itself, on every change, status-only ones included: a status
+    // another writer changed is restored once (the reconcile writes only
+    // what differs, so its own status write ends there).
+    bots.informer().add_event_handler(queue.object_key_handler());
 
     // Owned objects: their controlling Bot.
     watch_owned::<Deployment>(&factory, &queue);
@@ -283,7 +281,7 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
 
     let ctx = Arc::new(Context {
         clientset: Clientset::new(client.clone()),
-        client,
+        client: client.clone(),
         bots: bots.lister(),
         events: events.lister(),
         bindings: bindings.lister(),
@@ -291,6 +289,7 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         deployments: factory.core().informer_for::<Deployment>().lister(),
         services: factory.core().informer_for::<Service>().lister(),
         configmaps: factory.core().informer_for::<ConfigMap>().lister(),
+        written: Default::default(),
         config: config.clone(),
     });
 
@@ -314,12 +313,32 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         factory.shutdown().await;
         anyhow::bail!("informer of {kind} did not sync");
     }
-    tracing::info!(workers = config.workers, "caches synced; reconciling Bots");
+    tracing::info!(workers = config.workers, "caches synced");
 
-    Controller::new("bot", queue, move |key: ObjectKey| reconcile(ctx.clone(), key))
-        .workers(config.workers)
-        .run(shutdown)
-        .await;
+    let bot_keys = {
+        let bots = ctx.bots.clone();
+        move || bots.list(&Default::default()).iter().map(|b| ObjectKey::from_object(b.as_ref())).collect::<Vec<_>>()
+    };
+    let workers = config.workers;
+    let controller = move |queue| {
+        let ctx = ctx.clone();
+        Controller::new("bot", queue, move |key: ObjectKey| reconcile(ctx.clone(), key)).workers(workers)
+    };
+    match config.leader_election.clone() {
+        Some(election) => {
+            let elector = LeaderElector::new(client.clone(), election)
+                .context("leader election")?
+                .on_started_leading(|| tracing::info!("leading: reconciling Bots"))
+                .on_stopped_leading(|| tracing::info!("not leading: standing by with warm caches"))
+                .on_new_leader(|holder| tracing::info!(%holder, "the lease is held"));
+            tracing::info!(identity = %elector.config().identity, "caches synced; waiting for the lease");
+            elector.run_controller(shutdown, queue, bot_keys, controller).await;
+        }
+        None => {
+            let term = queue.begin_term(bot_keys);
+            controller(term.queue().clone()).run(shutdown).await;
+        }
+    }
     factory.shutdown().await;
     tracing::info!("operator stopped");
     Ok(())
@@ -334,7 +353,7 @@ fn spec_changed(old: &kube::api::ObjectMeta, new: &kube::api::ObjectMeta) -> boo
 /// An event handler adding every key `keys_of(obj)` yields (on add, on update
 /// for the new object, on delete).
 fn fan_out<K: Send + Sync + 'static>(
-    queue: WorkQueue<ObjectKey>,
+    queue: LeaderQueue<ObjectKey>,
     keys_of: impl Fn(&K) -> Vec<ObjectKey> + Send + Sync + 'static,
 ) -> HandlerFuncs<K> {
     let keys_of = Arc::new(keys_of);
@@ -350,7 +369,7 @@ trait AddAll {
     fn extend(&self, keys: impl IntoIterator<Item = ObjectKey>);
 }
 
-impl AddAll for WorkQueue<ObjectKey> {
+impl AddAll for LeaderQueue<ObjectKey> {
     fn extend(&self, keys: impl IntoIterator<Item = ObjectKey>) {
         for key in keys {
             self.add(key);
@@ -359,15 +378,12 @@ impl AddAll for WorkQueue<ObjectKey> {
 }
 
 /// Enqueues the controlling Bot of every change of an owned kind.
-fn watch_owned<K>(factory: &SharedInformerFactory, queue: &WorkQueue<ObjectKey>)
+fn watch_owned<K>(factory: &SharedInformerFactory, queue: &LeaderQueue<ObjectKey>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::Scope: KindScope,
 {
-    factory
-        .core()
-        .informer_for::<K>()
-        .add_event_handler(enqueue_handler(queue.clone(), |o: &K| controller_bot_key(o.meta())));
+    factory.core().informer_for::<K>().add_event_handler(queue.handler(|o: &K| controller_bot_key(o.meta())));
 }
 
 /// Resolves the EventBindings of Bot `ns/bot` (the Bot need not exist).
@@ -607,9 +623,19 @@ where
         if resources::up_to_date(&desired, &serde_json::to_value(&current)?) {
             return Ok(Ok(current));
         }
+        // The cache may still show the version our last write replaced
+        // (another event of this Bot arrived first): that write stands.
+        let stamp = desired.pointer("/metadata/annotations").and_then(|a| a.get(resources::APPLIED_HASH_ANNOTATION));
+        let written =
+            (stamp.and_then(|s| s.as_str()).unwrap_or_default().to_string(), current.meta().resource_version.clone());
+        if ctx.written.lock().get(&what) == Some(&written) {
+            return Ok(Ok(current));
+        }
         tracing::debug!(object = %what, "applying");
         let applied = client.apply(name, &desired, FIELD_MANAGER, true).await;
-        return Ok(Ok(applied.with_context(|| format!("applying {what}"))?));
+        let applied = applied.with_context(|| format!("applying {what}"))?;
+        ctx.written.lock().insert(what, written);
+        return Ok(Ok(applied));
     }
     let obj: K = serde_json::from_value(desired.clone()).with_context(|| format!("building {what}"))?;
     let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
@@ -663,9 +689,10 @@ where
     TypedClient::new(Api::namespaced(ctx.client.clone(), ns))
 }
 
-/// Applies the Bot's status unless the cached one is already equal.
+/// Applies the Bot's status unless the cached one already holds it
+/// ([`resources::status_holds`]: conditions of other writers' types do not count).
 async fn write_bot_status(ctx: &Context, bot: &Bot, status: BotStatus) -> anyhow::Result<()> {
-    if bot.status.as_ref() == Some(&status) {
+    if bot.status.as_ref().is_some_and(|actual| resources::status_holds(actual, &status)) {
         return Ok(());
     }
     let name = bot.metadata.name.as_deref().unwrap_or_default();

@@ -2,9 +2,15 @@
 //! default kubeconfig (or in-cluster config) until SIGINT or SIGTERM.
 //!
 //! ```text
-//! bot-operator [--namespace NS] [--workers N]   run the operator
-//! bot-operator --print-crds                      print the CRDs as YAML
+//! bot-operator [--namespace NS] [--workers N]    run the operator
+//!              [--no-leader-election] [--lease-namespace NS] [--lease-name NAME]
+//! bot-operator --print-crds                       print the CRDs as YAML
 //! ```
+//!
+//! Leader election is on by default: every replica keeps its caches synced,
+//! the holder of the Lease `bot-operator` (in `--lease-namespace`, default
+//! `$POD_NAMESPACE`, else the kubeconfig's namespace) reconciles. The
+//! identity is `$POD_NAME`, else the host name, plus a random suffix.
 //!
 //! The operator installs nothing: apply `manifests/crds.yaml` first.
 
@@ -13,11 +19,13 @@ use std::io::IsTerminal;
 use anyhow::{Context, bail};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: bot-operator [--namespace NS] [--workers N] | --print-crds | --help";
+const USAGE: &str = "usage: bot-operator [--namespace NS] [--workers N] [--no-leader-election] \
+[--lease-namespace NS] [--lease-name NAME] | --print-crds | --help";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut config = bot_operator::Config::default();
+    let (mut leader_election, mut lease_namespace, mut lease_name) = (true, None, "bot-operator".to_string());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -27,6 +35,9 @@ async fn main() -> anyhow::Result<()> {
             }
             "--namespace" | "-n" => config.namespace = Some(args.next().context(USAGE)?),
             "--workers" => config.workers = args.next().context(USAGE)?.parse().context("--workers")?,
+            "--no-leader-election" => leader_election = false,
+            "--lease-namespace" => lease_namespace = Some(args.next().context(USAGE)?),
+            "--lease-name" => lease_name = args.next().context(USAGE)?,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -44,6 +55,14 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let client = kube::Client::try_default().await.context("building a client from the kubeconfig")?;
+    if leader_election {
+        let namespace = lease_namespace
+            .or_else(|| std::env::var("POD_NAMESPACE").ok().filter(|ns| !ns.is_empty()))
+            .unwrap_or_else(|| client.default_namespace().to_string());
+        let election = bot_runtime::leader::LeaderElectionConfig::new(lease_name, namespace).with_random_suffix();
+        election.validate().context("leader election")?;
+        config.leader_election = Some(election);
+    }
     bot_operator::run(client, config, shutdown_signal()).await
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use bot_api::rules::{Rule, Rules};
-use bot_api::v1alpha1::{Bot, Event, EventBinding, ServiceType};
+use bot_api::v1alpha1::{Bot, BotStatus, Event, EventBinding, ServiceType};
 use k8s_openapi::{
     api::{apps::v1::Deployment, core::v1::Service},
     apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, OwnerReference, Time},
@@ -351,6 +351,18 @@ pub fn service(bot: &Bot) -> Value {
     })
 }
 
+/// Whether `actual` holds everything of `desired`: the same fields, and for
+/// each condition type of `desired` the same condition (in any order).
+/// Conditions of other types, set by other writers (conditions are a map
+/// list keyed by `type`), are theirs and do not count.
+pub fn status_holds(actual: &BotStatus, desired: &BotStatus) -> bool {
+    let ours_in_actual: Option<Vec<&Condition>> =
+        desired.conditions.iter().map(|d| actual.conditions.iter().find(|a| a.type_ == d.type_)).collect();
+    let same_conditions = ours_in_actual.is_some_and(|a| a.into_iter().eq(desired.conditions.iter()));
+    let fields = |s: &BotStatus| BotStatus { conditions: Vec::new(), ..s.clone() };
+    same_conditions && fields(actual) == fields(desired)
+}
+
 /// A condition; its `lastTransitionTime` is kept from `existing` when a
 /// condition of the same type already has the same status, else now.
 pub fn condition(
@@ -442,6 +454,23 @@ mod tests {
         assert!(!up_to_date(&desired, &unstamped), "not applied by this configuration");
         let other = stamp(json!({ "metadata": { "name": "a" }, "spec": { "ports": [{ "port": 80 }] } }));
         assert!(!up_to_date(&other, &extra), "a field dropped from the configuration changes the stamp");
+    }
+
+    #[test]
+    fn status_holds_ignores_other_writers_conditions_and_order() {
+        let c = |t: &str, ok: bool| condition(&[], t, ok, "R", "", Some(1));
+        let desired = BotStatus { conditions: vec![c(READY, true), c(APPLIED, true)], ..BotStatus::default() };
+        let mut actual = desired.clone();
+        actual.conditions.reverse();
+        actual.conditions.push(c("Audited", true));
+        assert!(status_holds(&actual, &desired));
+        actual.conditions[0].status = "False".into();
+        assert!(!status_holds(&actual, &desired));
+        let mut missing = desired.clone();
+        missing.conditions.pop();
+        assert!(!status_holds(&missing, &desired));
+        let other_field = BotStatus { bound_event_count: 3, ..desired.clone() };
+        assert!(!status_holds(&other_field, &desired));
     }
 
     #[test]
