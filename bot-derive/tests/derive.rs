@@ -254,7 +254,7 @@ fn names_scope_and_root() {
     assert_eq!(crd["spec"]["scope"], "Namespaced");
     assert_eq!(
         crd["spec"]["names"],
-        json!({"kind": "Widget", "listKind": "WidgetList", "plural": "widgetz", "singular": "widgette",
+        json!({"kind": "Widget", "plural": "widgetz", "singular": "widgette",
                "shortNames": ["wg", "wgt"], "categories": ["all", "gadgets"]})
     );
     assert_eq!(version0(&crd)["name"], "v1beta1");
@@ -344,9 +344,12 @@ fn root_cel_rules_and_doc() {
     assert_eq!(schema["description"], "A widget, made to order.");
     assert_eq!(schema["properties"]["spec"]["properties"]["replicas"]["description"], "Desired replicas.");
     assert_eq!(schema["properties"]["status"]["properties"]["replicas"]["description"], "Observed replicas.");
-    // Without `doc`, the spec's doc comment describes the root.
+    // Without `doc`, kube-derive's default describes the root and the spec's
+    // doc comment describes `spec`.
     let s = crd_json::<schema::Sprocket>();
-    assert_eq!(version0(&s)["schema"]["openAPIV3Schema"]["description"], "A sprocket.");
+    let root = &version0(&s)["schema"]["openAPIV3Schema"];
+    assert_eq!(root["description"], "Auto-generated derived type for SprocketSpec via `CustomResource`");
+    assert_eq!(root["properties"]["spec"]["description"], "A sprocket.");
 }
 
 fn sprocket_spec() -> Value {

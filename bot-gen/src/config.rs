@@ -257,8 +257,14 @@ fn derives_custom_resource(attrs: &[syn::Attribute]) -> bool {
 fn collect(items: &[syn::Item], path: &Path, module: &str, out: &mut Vec<Resource>) -> Result<()> {
     for item in items {
         match item {
-            syn::Item::Struct(s) if derives_custom_resource(&s.attrs) => {
-                let input: syn::DeriveInput = s.clone().into();
+            syn::Item::Struct(syn::ItemStruct { attrs, .. }) | syn::Item::Enum(syn::ItemEnum { attrs, .. })
+                if derives_custom_resource(attrs) =>
+            {
+                let input: syn::DeriveInput = match item {
+                    syn::Item::Struct(s) => s.clone().into(),
+                    syn::Item::Enum(e) => e.clone().into(),
+                    _ => unreachable!("matched a struct or an enum"),
+                };
                 let model: ResourceModel = parse_resource(&input).map_err(|e| {
                     let start = e.span().start();
                     Error::Attribute {

@@ -9,17 +9,18 @@ mod parse;
 mod verbs;
 
 use proc_macro2::Span;
-use syn::{Ident, Path, Visibility};
+use syn::{Expr, Ident, Meta, Path, Visibility};
 
-pub use parse::{Errors, parse_resource};
+pub use parse::{Errors, Family, KeyDef, genclient_keys, kube_keys, parse_resource, parse_resource_partial};
 pub use verbs::{Verb, VerbSet};
 
 /// Everything the attributes say about one custom resource.
 #[derive(Debug, Clone)]
 pub struct ResourceModel {
-    /// The annotated spec struct, e.g. `BotSpec`.
+    /// The annotated spec type, e.g. `BotSpec` (a struct or, as in
+    /// kube-derive, an enum).
     pub spec_ident: Ident,
-    /// Visibility of the spec struct; the root type gets the same.
+    /// Visibility of the spec type; the root type gets the same.
     pub vis: Visibility,
     /// The generated root type, e.g. `Bot` (`root = "..."`, else the kind).
     pub root_ident: Ident,
@@ -29,7 +30,7 @@ pub struct ResourceModel {
     pub version: String,
     /// Kind, e.g. `Bot`.
     pub kind: String,
-    /// Lower-case plural resource name, e.g. `bots`.
+    /// Lower-case plural resource name, e.g. `bots` (see [`default_names`]).
     pub plural: String,
     /// Lower-case singular name, e.g. `bot`.
     pub singular: String,
@@ -37,6 +38,8 @@ pub struct ResourceModel {
     pub namespaced: bool,
     /// The status type (`status = "BotStatus"`), if any.
     pub status: Option<Path>,
+    /// The spec's fields sit at the root of the object (`no_spec`).
+    pub no_spec: bool,
     /// Short names for kubectl (`shortname = "..."`, repeatable).
     pub shortnames: Vec<String>,
     /// Categories (`category = "..."`, repeatable).
@@ -45,11 +48,11 @@ pub struct ResourceModel {
     pub printcolumns: Vec<PrintColumn>,
     /// Selectable fields (`selectable = ".spec.x"`, repeatable).
     pub selectable: Vec<String>,
-    /// Scale subresource.
+    /// Scale subresource. Like kube-derive, emitted only with a status.
     pub scale: Option<Scale>,
-    /// Labels put on the CRD object.
+    /// Labels put on the CRD object and on objects made by `Root::new`.
     pub labels: Vec<(String, String)>,
-    /// Annotations put on the CRD object.
+    /// Annotations put on the CRD object and on objects made by `Root::new`.
     pub annotations: Vec<(String, String)>,
     /// Whether this version is the storage version (default true).
     pub storage: bool,
@@ -58,21 +61,82 @@ pub struct ResourceModel {
     /// Deprecation: `None` (not deprecated), `Some(None)` (deprecated, default
     /// warning), `Some(Some(w))` (deprecated with warning `w`).
     pub deprecated: Option<Option<String>>,
-    /// CEL rules at the root of the schema (`validation = "rule"` or
-    /// `validation(rule = "...", message = "...")`).
-    pub validations: Vec<CelRule>,
-    /// Extra derives on the root type (`derive = "PartialEq"`).
+    /// CEL rules at the root of the schema, as kube's `KubeSchema` takes them:
+    /// a string literal, a `Rule::new(..)` expression, or our
+    /// `validation(rule = "", message = "")` turned into one.
+    pub validations: Vec<Expr>,
+    /// Generate `validate_cel` / `validate_cel_update` (`cel`; needs kube's
+    /// `cel` feature).
+    pub cel: bool,
+    /// Extra derives on the root type (`derive = "PartialEq"`); `Default`
+    /// is implemented by hand, see [`ResourceModel::derives_default`].
     pub derives: Vec<Path>,
+    /// Extra attributes on the root type (`attr = "..."`).
+    pub attrs: Vec<Meta>,
     /// Doc string of the root type (`doc = "..."`).
     pub doc: Option<String>,
+    /// How the CRD schema is made (`schema = "derived" | "manual" | "disabled"`).
+    pub schema: SchemaMode,
     /// The verbs of the typed client (from `#[genclient(...)]`).
     pub verbs: VerbSet,
     /// Extra client methods on subresources (`#[genclient(method(...))]`).
     pub methods: Vec<ExtraMethod>,
     /// Paths of the crates the generated code refers to.
     pub crates: Crates,
+    /// What the attributes allow but that cannot work as written (a
+    /// printer-column path the spec lacks, ...): the derive reports them as
+    /// compile-time warnings.
+    pub warnings: Vec<Warning>,
     /// Span of the `#[kube]` attribute, for errors about the whole resource.
     pub span: Span,
+}
+
+/// How the CRD's schema is made, kube-derive's `schema = "..."`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SchemaMode {
+    /// The root type derives `JsonSchema` (or kube's `KubeSchema` when there
+    /// are CEL rules) and `crd()` uses it. The default.
+    #[default]
+    Derived,
+    /// The user implements `JsonSchema` for the root type; `crd()` uses it.
+    Manual,
+    /// No schema: `crd()` has none, the user sets one.
+    Disabled,
+}
+
+impl SchemaMode {
+    /// The values of `schema = "..."`.
+    pub const NAMES: [&'static str; 3] = ["derived", "manual", "disabled"];
+
+    /// Parses `derived`, `manual` or `disabled`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "derived" => Some(Self::Derived),
+            "manual" => Some(Self::Manual),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+
+    /// Whether the root type derives its schema.
+    pub fn derive(self) -> bool {
+        self == Self::Derived
+    }
+
+    /// Whether `crd()` contains a schema.
+    pub fn use_in_crd(self) -> bool {
+        self != Self::Disabled
+    }
+}
+
+/// Something the attributes allow but that cannot work as written. bot-derive
+/// reports it as a compile-time warning at `span`.
+#[derive(Debug, Clone)]
+pub struct Warning {
+    /// Where: the key it is about.
+    pub span: Span,
+    /// What is wrong and how to fix it.
+    pub message: String,
 }
 
 /// One additional printer column of `kubectl get`.
@@ -103,15 +167,6 @@ pub struct Scale {
     pub label_selector_path: Option<String>,
 }
 
-/// A CEL validation rule (`x-kubernetes-validations`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CelRule {
-    /// The CEL expression.
-    pub rule: String,
-    /// Message shown when the rule fails.
-    pub message: Option<String>,
-}
-
 /// An extra method of the typed client, as client-gen's `+genclient:method=`.
 #[derive(Debug, Clone)]
 pub struct ExtraMethod {
@@ -128,11 +183,15 @@ pub struct ExtraMethod {
 }
 
 /// Paths of crates used by generated code, overridable with
-/// `#[kube(crates(kube = "...", ...))]` for users who rename them.
+/// `#[kube(crates(kube_core = "...", ...))]` for users who rename them, as in
+/// kube-derive.
 #[derive(Debug, Clone)]
 pub struct Crates {
-    /// `::kube`
+    /// `::kube` (the facade, for `kube::KubeSchema`).
     pub kube: Path,
+    /// `::kube::core` (`Resource`, `CustomResourceExt`, schema transforms);
+    /// when only `kube` is given, `kube::core` of that.
+    pub kube_core: Path,
     /// `::k8s_openapi`
     pub k8s_openapi: Path,
     /// `::schemars`
@@ -141,16 +200,20 @@ pub struct Crates {
     pub serde: Path,
     /// `::serde_json`
     pub serde_json: Path,
+    /// `::std`
+    pub std: Path,
 }
 
 impl Default for Crates {
     fn default() -> Self {
         Self {
             kube: syn::parse_quote!(::kube),
+            kube_core: syn::parse_quote!(::kube::core),
             k8s_openapi: syn::parse_quote!(::k8s_openapi),
             schemars: syn::parse_quote!(::schemars),
             serde: syn::parse_quote!(::serde),
             serde_json: syn::parse_quote!(::serde_json),
+            std: syn::parse_quote!(::std),
         }
     }
 }
@@ -169,6 +232,12 @@ impl ResourceModel {
     /// Whether the status subresource exists.
     pub fn has_status(&self) -> bool {
         self.status.is_some()
+    }
+
+    /// Whether `derive = "Default"` was given: like kube-derive, `Default` is
+    /// implemented by hand (the metadata has no derive-able default name).
+    pub fn derives_default(&self) -> bool {
+        self.derives.iter().any(|d| d.is_ident("Default"))
     }
 }
 
