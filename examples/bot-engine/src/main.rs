@@ -86,7 +86,9 @@ fn serve() -> ExitCode {
         Ok(directives) if !directives.trim().is_empty() => EnvFilter::new(directives),
         _ => EnvFilter::new(log_directive(config.log_level())),
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    // Colours only on a terminal: in a pod, the log is read through `kubectl logs` and collectors.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

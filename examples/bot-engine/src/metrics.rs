@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `bot_engine_requests_total` | `platform`, `result` (`ok`, `unauthorized`, `too_large`, `bad_request`, `unavailable`) | webhook requests |
 //! | `bot_engine_signature_failures_total` | `platform` | requests refused for a missing, malformed, wrong or stale signature |
-//! | `bot_engine_replies_total` | `platform`, `result` (`ok`, `failed`) | replies sent through a platform API (after retries) or answered in the response |
+//! | `bot_engine_replies_total` | `platform`, `result` (`ok`, `failed`) | reply API calls, after their retries (LINE: one per reply token; Slack, Telegram: one per message, and Telegram's `answerCallbackQuery`), and responses carrying replies (Discord, generic) |
 //! | `bot_engine_reply_retries_total` | `platform` | reply API calls retried |
 //! | `bot_engine_rule_matches_total` | `event` | rules fired, by Event name |
 //! | `bot_engine_rules_reloads_total` | `result` (`ok`, `invalid`) | rules file (re)loads |

@@ -157,7 +157,10 @@ impl Replier {
             }
         };
         match &result {
-            Ok(()) => metrics.reply(call.platform, ReplyResult::Ok),
+            Ok(()) => {
+                tracing::debug!(endpoint = call.endpoint, attempts = attempt, "reply delivered");
+                metrics.reply(call.platform, ReplyResult::Ok);
+            }
             Err(error) => {
                 tracing::warn!(endpoint = call.endpoint, %error, attempts = attempt, "reply not delivered");
                 metrics.reply(call.platform, ReplyResult::Failed);

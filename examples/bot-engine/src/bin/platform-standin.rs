@@ -92,6 +92,9 @@ async fn send(options: Vec<(String, String)>) -> Result<ExitCode, String> {
     let (url, secret, text) = (required("--url")?, required("--secret")?, required("--text")?);
     let reply_token = get(&options, "--reply-token").unwrap_or("standin-reply-token");
     let (status, body) = standin::send_line(url, secret, text, reply_token).await.map_err(|e| e.to_string())?;
-    println!("{} {}", status.as_u16(), body.trim_end());
+    match body.trim_end() {
+        "" => println!("{}", status.as_u16()),
+        body => println!("{} {body}", status.as_u16()),
+    }
     Ok(if status.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
