@@ -17,4 +17,11 @@
 #[macro_use]
 mod twin;
 
+mod complex_enum;
+mod enums;
+mod mixed_enum;
+mod no_spec;
 mod plurals;
+mod resource;
+mod schema;
+mod subresource;

@@ -34,7 +34,7 @@ macro_rules! assert_same_crd {
     ($module:ident :: $root:ident) => {{
         let kube_yaml = $crate::twin::crd_yaml::<$module::kube_side::$root>();
         let bot_yaml = $crate::twin::crd_yaml::<$module::bot_side::$root>();
-        pretty_assert_eq(&kube_yaml, &bot_yaml, concat!(stringify!($module), "::", stringify!($root)));
+        $crate::twin::pretty_assert_eq(&kube_yaml, &bot_yaml, concat!(module_path!(), "::", stringify!($root)));
         serde_json::to_value(<$module::bot_side::$root as kube::CustomResourceExt>::crd()).unwrap()
     }};
 }
@@ -50,4 +50,45 @@ pub fn pretty_assert_eq(kube: &str, bot: &str, what: &str) {
             bot.lines().nth(line)
         );
     }
+}
+
+/// A fact from kube-derive 5.0.0's tests: the expected JSON, kept in
+/// `tests/compat/expected/`.
+macro_rules! expected {
+    ($name:literal) => {
+        serde_json::from_str::<serde_json::Value>(include_str!(concat!("expected/", $name, ".json"))).unwrap()
+    };
+}
+
+/// Whether `big` contains everything of `small` (assert_json_include).
+pub fn json_includes(big: &serde_json::Value, small: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (big, small) {
+        (Value::Object(b), Value::Object(s)) => s.iter().all(|(k, v)| b.get(k).is_some_and(|bv| json_includes(bv, v))),
+        (Value::Array(b), Value::Array(s)) => b.len() == s.len() && b.iter().zip(s).all(|(b, s)| json_includes(b, s)),
+        _ => big == small,
+    }
+}
+
+/// jiff's `Timestamp` as schemars' `jiff02` feature describes it
+/// (`{"type": "string", "format": "date-time"}`): kube-derive's schema test
+/// uses it, and turning that schemars feature on would rebuild the whole
+/// workspace's kube stack for one type.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TimestampLike(pub k8s_openapi::jiff::Timestamp);
+
+impl schemars::JsonSchema for TimestampLike {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}
+
+/// `Timestamp::new(0, 0)`.
+pub fn timestamp_zero() -> TimestampLike {
+    TimestampLike(k8s_openapi::jiff::Timestamp::new(0, 0).unwrap())
 }
