@@ -8,6 +8,13 @@
 //! [`lister::Lister`], [`factory::InformerFactory`], [`queue::WorkQueue`] and
 //! [`controller::Controller`].
 //!
+//! For production operators: [`leader`] (leader election on a Lease),
+//! [`events::EventRecorder`] (Events aggregated into series),
+//! [`finalizer::finalizer`] (cleanup before deletion, conflict-safe
+//! patches), [`dynamic::DynamicInformerFactory`] (informers for kinds known
+//! at run time) and, with the `server` feature, `server::OperatorServer`
+//! (`/metrics`, `/healthz`, `/readyz`).
+//!
 //! ```no_run
 //! use bot_runtime::{Action, Controller, InformerFactory, ObjectKey, WorkQueue, enqueue_object_keys};
 //! use k8s_openapi::api::core::v1::ConfigMap;
@@ -42,7 +49,10 @@
 
 pub mod client;
 pub mod controller;
+pub mod dynamic;
+pub mod events;
 pub mod factory;
+pub mod finalizer;
 pub mod informer;
 pub mod leader;
 pub mod lister;
@@ -50,17 +60,26 @@ pub mod queue;
 pub mod reflector;
 pub mod store;
 
+#[cfg(feature = "server")]
+pub mod server;
+
 #[cfg(feature = "testenv")]
 pub mod testenv;
 
 pub use client::TypedClient;
 pub use controller::{Action, Controller, enqueue_handler, enqueue_object_keys};
+pub use dynamic::{DynamicInformerFactory, DynamicLister, DynamicSharedInformer};
+pub use events::EventRecorder;
 pub use factory::InformerFactory;
+pub use finalizer::finalizer;
 pub use informer::{EventHandler, HandlerFuncs, HandlerId, InformerConfig, SharedIndexInformer};
 pub use leader::{LeaderElectionConfig, LeaderElector, LeaderGate, LeaderQueue, Leadership};
 pub use lister::{Lister, NamespaceLister};
 pub use queue::WorkQueue;
 pub use store::{IndexFn, NAMESPACE_INDEX, ObjectKey, Store};
+
+#[cfg(feature = "server")]
+pub use server::{OperatorServer, SharedRegistry};
 
 /// Re-exported so generated code and users need no direct dependency.
 pub use json_patch;
