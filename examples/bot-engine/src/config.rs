@@ -487,9 +487,9 @@ impl ConfigBuilder {
         self
     }
 
-    /// Period of the rules poll backing up file notifications. Default 10 s.
+    /// Period of the rules poll backing up file notifications (at least 10 ms). Default 10 s.
     pub fn rules_poll_interval(mut self, interval: Duration) -> Self {
-        self.config.rules_poll_interval = interval;
+        self.config.rules_poll_interval = interval.max(Duration::from_millis(10));
         self
     }
 
@@ -587,6 +587,13 @@ mod tests {
             Config::from_lookup(lookup(&[("BOT_PLATFORM", "webhook"), ("webhookSecret", "w"), ("BOT_PORT", "http")]))
                 .unwrap_err();
         assert!(err.to_string().starts_with("BOT_PORT: \"http\""), "{err}");
+        let err = Config::from_lookup(lookup(&[
+            ("BOT_PLATFORM", "webhook"),
+            ("webhookSecret", "w"),
+            ("BOT_API_BASE_URL", "api.line.me"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("not an http(s) URL"), "{err}");
     }
 
     #[test]
