@@ -19,6 +19,7 @@ mod twin;
 
 mod complex_enum;
 mod enums;
+mod examples;
 mod mixed_enum;
 mod no_spec;
 mod plurals;
