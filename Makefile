@@ -16,7 +16,7 @@ GO_LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitMinor=36
 CONTROL_PLANE_DIR ?= target/control-plane
 
-.PHONY: testenv control-plane test demo fmt clippy clean-testenv bless
+.PHONY: testenv control-plane test demo fmt clippy clean-testenv bless release images
 
 ## testenv: build the local control plane (etcd + kube-apiserver + kube-controller-manager) and kubectl.
 ## Go's build cache makes a second run take seconds.
@@ -45,3 +45,13 @@ demo: testenv
 bless: testenv
 	BLESS=1 TRYBUILD=overwrite KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) \
 		cargo test --workspace --all-features
+
+## release: the release binaries the images package (bot-operator, bot-engine, platform-standin).
+release:
+	cargo build --release --locked -p bot-operator -p bot-engine
+
+## images: the bot-operator and bot-engine images (needs docker or podman; see the Containerfiles).
+CONTAINER ?= $(shell command -v podman || command -v docker)
+images:
+	$(CONTAINER) build -f examples/bot-operator/Containerfile -t ghcr.io/botops/bot-operator:0.1.0 .
+	$(CONTAINER) build -f examples/bot-engine/Containerfile -t ghcr.io/botops/bot-engine:0.1.0 .
