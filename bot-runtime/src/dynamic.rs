@@ -71,7 +71,11 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn gvk_string(gvk: &GroupVersionKind) -> String {
-    if gvk.group.is_empty() { format!("{}/{}", gvk.version, gvk.kind) } else { format!("{}/{}/{}", gvk.group, gvk.version, gvk.kind) }
+    if gvk.group.is_empty() {
+        format!("{}/{}", gvk.version, gvk.kind)
+    } else {
+        format!("{}/{}/{}", gvk.group, gvk.version, gvk.kind)
+    }
 }
 
 /// The shared informer of one run-time kind, with what discovery said about it.
@@ -264,7 +268,11 @@ impl DynamicInformerFactory {
     /// let configmaps = factory.for_api_resource(&resource, &caps);
     /// # }
     /// ```
-    pub fn for_api_resource(&self, resource: &ApiResource, capabilities: &ApiCapabilities) -> Arc<DynamicSharedInformer> {
+    pub fn for_api_resource(
+        &self,
+        resource: &ApiResource,
+        capabilities: &ApiCapabilities,
+    ) -> Arc<DynamicSharedInformer> {
         let gvk = GroupVersionKind::gvk(&resource.group, &resource.version, &resource.kind);
         let mut informers = self.informers.lock();
         if let Some(entry) = informers.get(&gvk) {
@@ -288,15 +296,17 @@ impl DynamicInformerFactory {
         }
         let types = TypeMeta { api_version: resource.api_version.clone(), kind: resource.kind.clone() };
         let meta_transform = self.transform.clone();
-        InformerConfig::new().watcher(watcher_config).resync(self.default_resync).transform(move |obj: &mut DynamicObject| {
-            // List items of built-in kinds come without apiVersion/kind.
-            if obj.types.is_none() {
-                obj.types = Some(types.clone());
-            }
-            if let Some(f) = &meta_transform {
-                f(&mut obj.metadata);
-            }
-        })
+        InformerConfig::new().watcher(watcher_config).resync(self.default_resync).transform(
+            move |obj: &mut DynamicObject| {
+                // List items of built-in kinds come without apiVersion/kind.
+                if obj.types.is_none() {
+                    obj.types = Some(types.clone());
+                }
+                if let Some(f) = &meta_transform {
+                    f(&mut obj.metadata);
+                }
+            },
+        )
     }
 
     /// Starts every informer not started yet; call again after asking for more kinds.
@@ -482,7 +492,10 @@ impl DynamicNamespaceLister {
     /// Gets an object of this namespace by name; `NotFound` when not cached.
     pub fn get(&self, name: &str) -> lister::Result<Arc<DynamicObject>> {
         let lister = &self.lister;
-        lister.store.get_by(Some(&self.namespace), name).ok_or_else(|| not_found(&lister.resource, Some(&self.namespace), name))
+        lister
+            .store
+            .get_by(Some(&self.namespace), name)
+            .ok_or_else(|| not_found(&lister.resource, Some(&self.namespace), name))
     }
 }
 

@@ -369,7 +369,8 @@ mod tests {
     }
 
     fn key(reason: &str, note: &str) -> EventKey {
-        let regarding = ObjectReference { kind: Some("ConfigMap".into()), name: Some("a".into()), ..Default::default() };
+        let regarding =
+            ObjectReference { kind: Some("ConfigMap".into()), name: Some("a".into()), ..Default::default() };
         EventKey {
             regarding: RefKey::new(&regarding),
             related: None,

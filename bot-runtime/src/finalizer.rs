@@ -199,7 +199,10 @@ fn add_patch<K: Resource>(obj: &K, name: &str) -> json_patch::Patch {
         }));
     } else {
         ops.push(test(&["metadata", "finalizers"], Value::from(current)));
-        ops.push(PatchOperation::Add(AddOperation { path: pointer(&["metadata", "finalizers", "-"]), value: name.into() }));
+        ops.push(PatchOperation::Add(AddOperation {
+            path: pointer(&["metadata", "finalizers", "-"]),
+            value: name.into(),
+        }));
     }
     json_patch::Patch(ops)
 }

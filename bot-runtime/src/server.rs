@@ -154,7 +154,9 @@ impl SharedRegistry {
 /// let server = OperatorServer::builder().readiness("pods", informer_synced(&pods));
 /// # }
 /// ```
-pub fn informer_synced<K>(informer: &Arc<SharedIndexInformer<K>>) -> impl Fn() -> Result<(), String> + Send + Sync + 'static
+pub fn informer_synced<K>(
+    informer: &Arc<SharedIndexInformer<K>>,
+) -> impl Fn() -> Result<(), String> + Send + Sync + 'static
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -176,11 +178,7 @@ where
 /// ```
 pub fn leadership(gate: LeaderGate) -> impl Fn() -> Result<(), String> + Send + Sync + 'static {
     move || {
-        if gate.state().is_leader && !gate.is_leader() {
-            Err("leader past its renew deadline".into())
-        } else {
-            Ok(())
-        }
+        if gate.state().is_leader && !gate.is_leader() { Err("leader past its renew deadline".into()) } else { Ok(()) }
     }
 }
 
