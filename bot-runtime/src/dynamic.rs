@@ -15,13 +15,14 @@
 //! the same [`lister::Error`].
 //!
 //! ```no_run
-//! use bot_runtime::dynamic::DynamicInformerFactory;
-//! use kube::{api::GroupVersionKind, core::Selector};
+//! use std::sync::Arc;
+//! use bot_runtime::{HandlerFuncs, dynamic::DynamicInformerFactory};
+//! use kube::api::{DynamicObject, GroupVersionKind};
 //!
 //! # async fn demo(client: kube::Client) -> Result<(), bot_runtime::dynamic::Error> {
 //! let factory = DynamicInformerFactory::new(client, None).with_namespace("default");
 //! let bots = factory.for_resource(&GroupVersionKind::gvk("botops.dev", "v1alpha1", "Bot")).await?;
-//! bots.informer().add_event_handler(bot_runtime::HandlerFuncs::new().on_add(|bot, _| {
+//! bots.informer().add_event_handler(HandlerFuncs::new().on_add(|bot: &Arc<DynamicObject>, _| {
 //!     println!("bot {:?}: {}", bot.metadata.name, bot.data["spec"]["platform"]);
 //! }));
 //! factory.start();
