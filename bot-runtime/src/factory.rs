@@ -18,7 +18,27 @@ use kube::{
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 
-use crate::informer::{InformerConfig, SharedIndexInformer};
+use crate::{
+    informer::{InformerConfig, SharedIndexInformer},
+    metrics::InformerMetrics,
+};
+
+/// Errors of the informer factory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Some started informers had not synced when the wait ended (timed
+    /// out, or shut down first).
+    #[error("informers not synced after {timeout:?}: {}", kinds.join(", "))]
+    NotSynced {
+        /// How long the wait was.
+        timeout: Duration,
+        /// The [`kind_key`]s of the informers not synced, sorted.
+        kinds: Vec<String>,
+    },
+}
+
+/// Result alias of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The scope of a kind, known at compile time; builds its [`Api`].
 ///
@@ -96,10 +116,12 @@ struct Options {
     /// Per kind: `Arc<dyn Fn(&mut K) + Send + Sync>` behind `Any`.
     custom_transform: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     custom_tweak: HashMap<TypeId, TweakFn>,
+    metrics: Option<InformerMetrics>,
 }
 
 trait ErasedInformer: Send + Sync {
     fn start(&self);
+    fn has_synced(&self) -> bool;
     fn wait_for_sync(&self) -> BoxFuture<'_, bool>;
     fn shutdown(&self) -> BoxFuture<'_, ()>;
     fn as_any(&self) -> &(dyn Any + Send + Sync);
@@ -111,6 +133,9 @@ where
 {
     fn start(&self) {
         self.run();
+    }
+    fn has_synced(&self) -> bool {
+        SharedIndexInformer::has_synced(self)
     }
     fn wait_for_sync(&self) -> BoxFuture<'_, bool> {
         Box::pin(SharedIndexInformer::wait_for_sync(self))
@@ -209,6 +234,16 @@ impl InformerFactory {
         self
     }
 
+    /// Publishes every informer's `reflector_*` / `informer_*` metrics,
+    /// labelled by [`kind_key`] (informers created after this call).
+    /// `metrics`: an [`InformerMetrics`] or a
+    /// [`RuntimeMetrics`](crate::metrics::RuntimeMetrics).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: impl AsRef<InformerMetrics>) -> Self {
+        Arc::make_mut(&mut self.options).metrics = Some(metrics.as_ref().clone());
+        self
+    }
+
     /// The client.
     pub fn client(&self) -> &Client {
         &self.client
@@ -245,6 +280,9 @@ impl InformerFactory {
         }
         let resync = opts.custom_resync.get(&type_id).copied().or(opts.default_resync);
         let mut config = InformerConfig::<K>::new().watcher(watcher_config).resync(resync);
+        if let Some(metrics) = &opts.metrics {
+            config = config.metrics(metrics, kind_key::<K>());
+        }
         let custom = opts
             .custom_transform
             .get(&type_id)
@@ -310,19 +348,48 @@ impl InformerFactory {
         self.informers.lock().values().filter(|e| e.started).count()
     }
 
+    fn started_informers(&self) -> Vec<(String, Arc<dyn ErasedInformer>)> {
+        let informers = self.informers.lock();
+        informers.values().filter(|e| e.started).map(|e| (e.key.clone(), e.informer.clone())).collect()
+    }
+
     /// Waits until every started informer has synced; reports each by
-    /// [`kind_key`] (`false`: shut down before it synced).
+    /// [`kind_key`] (`false`: shut down before it synced). Waits forever for
+    /// an informer that cannot list (missing CRD, missing RBAC): prefer
+    /// [`wait_for_cache_sync_timeout`](Self::wait_for_cache_sync_timeout).
     pub async fn wait_for_cache_sync(&self) -> BTreeMap<String, bool> {
-        let started: Vec<(String, Arc<dyn ErasedInformer>)> = {
-            let informers = self.informers.lock();
-            informers.values().filter(|e| e.started).map(|e| (e.key.clone(), e.informer.clone())).collect()
-        };
+        let started = self.started_informers();
         let mut result = BTreeMap::new();
         for (key, informer) in started {
             let synced = informer.wait_for_sync().await;
             result.insert(key, synced);
         }
         result
+    }
+
+    /// Waits until every started informer has synced, for at most
+    /// `timeout`; [`Error::NotSynced`] names the kinds ([`kind_key`]) that
+    /// had not synced by then (timed out, or shut down first).
+    ///
+    /// ```no_run
+    /// # async fn demo(factory: bot_runtime::InformerFactory) {
+    /// # use std::time::Duration;
+    /// if let Err(e) = factory.wait_for_cache_sync_timeout(Duration::from_secs(60)).await {
+    ///     eprintln!("{e}"); // informers not synced after 60s: botops.dev/v1alpha1/Bot
+    /// }
+    /// # }
+    /// ```
+    pub async fn wait_for_cache_sync_timeout(&self, timeout: Duration) -> Result<()> {
+        let started = self.started_informers();
+        let all = futures::future::join_all(started.iter().map(|(_, informer)| informer.wait_for_sync()));
+        let _ = tokio::time::timeout(timeout, all).await;
+        let mut kinds: Vec<String> =
+            started.iter().filter(|(_, informer)| !informer.has_synced()).map(|(key, _)| key.clone()).collect();
+        if kinds.is_empty() {
+            return Ok(());
+        }
+        kinds.sort();
+        Err(Error::NotSynced { timeout, kinds })
     }
 
     /// Stops every informer and waits for their tasks.

@@ -6,7 +6,8 @@ use std::{
     panic::AssertUnwindSafe,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        mpsc,
     },
     time::Duration,
 };
@@ -14,23 +15,36 @@ use std::{
 use futures::StreamExt;
 use kube::{Api, Resource, runtime::watcher};
 use parking_lot::Mutex;
+use prometheus_client::metrics::gauge::Gauge;
 use serde::de::DeserializeOwned;
 use tokio::{
-    sync::{mpsc, watch},
+    sync::{oneshot, watch},
     task::JoinHandle,
 };
 
 use crate::{
     lister::Lister,
+    metrics::{InformerKindMetrics, InformerMetrics, PanicSite},
     reflector::{Delta, Reflector, TransformFn, watch_stream},
-    store::{IndexFn, Store},
+    store::{IndexFn, Store, Writer},
 };
+
+/// A handler's buffer depth at which the first "slow handler" warning is
+/// logged (and at each doubling after; see [`SharedIndexInformer`]).
+pub const BUFFER_WARNING_DEPTH: usize = 4096;
 
 /// Receives the events of a [`SharedIndexInformer`].
 ///
-/// Each handler runs on a task of its own, fed by an unbounded channel, so a
-/// slow handler delays only itself. Calls to one handler are sequential and
-/// in the order of the cache's changes. Objects are shared: clone to modify.
+/// **Threading contract.** Each handler runs on an OS thread of its own
+/// (named `informer-handler-N`, inside the tokio runtime's context, so it
+/// may call `tokio::spawn` or `Handle::current()`), fed by an unbounded
+/// buffer. A handler may block (a slow API call, a lock, a `sleep`): that
+/// delays only this handler; other handlers, the cache and the async
+/// workers carry on. Calls to one handler are sequential and in the order
+/// of the cache's changes. A panic in a callback is caught, logged and
+/// counted (`informer_panics_total{site="handler"}`): that one event is lost
+/// for that handler, which carries on with the next. Objects are shared:
+/// clone to modify.
 pub trait EventHandler<K>: Send + Sync + 'static {
     /// An object was added; `is_in_initial_list` is true for objects of the
     /// first list and for the synthetic adds a late handler receives.
@@ -129,6 +143,57 @@ impl<K: Send + Sync + 'static> EventHandler<K> for HandlerFuncs<K> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HandlerId(u64);
 
+/// A registered handler (client-go's `ResourceEventHandlerRegistration`):
+/// its id, whether it has received the initial list, how much is buffered.
+#[derive(Clone)]
+pub struct HandlerRegistration {
+    id: HandlerId,
+    synced: Arc<AtomicBool>,
+    buffer: Arc<Buffer>,
+}
+
+impl Debug for HandlerRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandlerRegistration")
+            .field("id", &self.id)
+            .field("has_synced", &self.has_synced())
+            .field("buffered", &self.buffered())
+            .finish()
+    }
+}
+
+impl HandlerRegistration {
+    /// The handler's id.
+    pub fn id(&self) -> HandlerId {
+        self.id
+    }
+
+    /// Whether the handler has *handled* every object of the informer's
+    /// initial list (for a handler added later: every object cached when it
+    /// was added). Later than [`SharedIndexInformer::has_synced`], which only
+    /// says the cache is complete.
+    pub fn has_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Events buffered for the handler and not handled yet.
+    pub fn buffered(&self) -> usize {
+        self.buffer.depth.load(Ordering::Relaxed)
+    }
+}
+
+impl From<&HandlerRegistration> for HandlerId {
+    fn from(registration: &HandlerRegistration) -> Self {
+        registration.id
+    }
+}
+
+impl From<HandlerRegistration> for HandlerId {
+    fn from(registration: HandlerRegistration) -> Self {
+        registration.id
+    }
+}
+
 /// Options of a [`SharedIndexInformer`].
 pub struct InformerConfig<K> {
     /// The list/watch options (selectors, page size, streaming lists, ...).
@@ -141,17 +206,24 @@ pub struct InformerConfig<K> {
     pub resync: Option<Duration>,
     /// Applied to every object before it is cached. Default: `None`.
     pub transform: Option<TransformFn<K>>,
+    /// Where the informer's `reflector_*` / `informer_*` metrics go. Default: `None`.
+    pub metrics: Option<InformerKindMetrics>,
 }
 
 impl<K> Default for InformerConfig<K> {
     fn default() -> Self {
-        Self { watcher: watcher::Config::default(), resync: None, transform: None }
+        Self { watcher: watcher::Config::default(), resync: None, transform: None, metrics: None }
     }
 }
 
 impl<K> Clone for InformerConfig<K> {
     fn clone(&self) -> Self {
-        Self { watcher: self.watcher.clone(), resync: self.resync, transform: self.transform.clone() }
+        Self {
+            watcher: self.watcher.clone(),
+            resync: self.resync,
+            transform: self.transform.clone(),
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -161,6 +233,7 @@ impl<K> Debug for InformerConfig<K> {
             .field("watcher", &self.watcher)
             .field("resync", &self.resync)
             .field("transform", &self.transform.is_some())
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -191,20 +264,158 @@ impl<K> InformerConfig<K> {
         self.transform = Some(Arc::new(f));
         self
     }
+
+    /// Publishes the informer's metrics labelled `kind="<kind>"`.
+    /// `metrics`: an [`InformerMetrics`] or a
+    /// [`RuntimeMetrics`](crate::metrics::RuntimeMetrics).
+    #[must_use]
+    pub fn metrics(mut self, metrics: impl AsRef<InformerMetrics>, kind: impl Into<String>) -> Self {
+        self.metrics = Some(metrics.as_ref().for_kind(kind));
+        self
+    }
+}
+
+/// What a handler's thread receives.
+enum Message<K> {
+    Delta(Delta<K>),
+    /// Everything of the initial list was sent before this.
+    Synced,
+}
+
+/// The depth of a handler's buffer, with its gauge and warning threshold.
+struct Buffer {
+    depth: AtomicUsize,
+    warn_at: AtomicUsize,
+    gauge: Option<Gauge>,
+}
+
+impl Buffer {
+    fn new(gauge: Option<Gauge>) -> Self {
+        Self { depth: AtomicUsize::new(0), warn_at: AtomicUsize::new(BUFFER_WARNING_DEPTH), gauge }
+    }
+
+    /// One more message buffered; warns when the depth reaches the threshold
+    /// and exceeds twice the cache (a relist alone buffers up to the cache).
+    fn pushed(&self, label: &str, id: u64, cached: usize) {
+        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(g) = &self.gauge {
+            g.inc();
+        }
+        let warn_at = self.warn_at.load(Ordering::Relaxed);
+        if depth >= warn_at
+            && depth > cached.saturating_mul(2)
+            && self
+                .warn_at
+                .compare_exchange(warn_at, depth.saturating_mul(2), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(informer = %label, handler = id, buffered = depth, "slow event handler: its buffer keeps growing");
+        }
+    }
+
+    fn popped(&self) {
+        if self.depth.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.warn_at.store(BUFFER_WARNING_DEPTH, Ordering::Relaxed);
+        }
+        if let Some(g) = &self.gauge {
+            g.dec();
+        }
+    }
+}
+
+/// The dispatcher's end of a handler.
+struct Listener<K> {
+    id: u64,
+    tx: mpsc::Sender<Message<K>>,
+    buffer: Arc<Buffer>,
+    /// The `Synced` marker is still to be sent.
+    sync_pending: bool,
+}
+
+impl<K> Listener<K> {
+    fn send(&self, message: Message<K>, label: &str, cached: usize) {
+        self.buffer.pushed(label, self.id, cached);
+        if self.tx.send(message).is_err() {
+            self.buffer.popped(); // the thread is gone (cannot happen while registered)
+        }
+    }
+}
+
+/// What a handler's thread needs besides the handler.
+struct HandlerThread {
+    id: u64,
+    label: Arc<str>,
+    buffer: Arc<Buffer>,
+    synced: Arc<AtomicBool>,
+    metrics: Option<InformerKindMetrics>,
+}
+
+impl HandlerThread {
+    /// Runs `handler` on a thread of its own until the channel closes; the
+    /// returned receiver completes when the thread ends.
+    fn spawn<K, H>(self, handler: H, rx: mpsc::Receiver<Message<K>>) -> oneshot::Receiver<()>
+    where
+        K: Send + Sync + 'static,
+        H: EventHandler<K>,
+    {
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let (ended, ended_rx) = oneshot::channel::<()>();
+        let name = format!("informer-handler-{}", self.id);
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let _runtime = runtime.as_ref().map(tokio::runtime::Handle::enter);
+                let _ended = ended; // dropped (completing the receiver) when the thread ends
+                for message in rx {
+                    match message {
+                        Message::Synced => self.synced.store(true, Ordering::Release),
+                        Message::Delta(delta) => self.deliver(&handler, &delta),
+                    }
+                    self.buffer.popped();
+                }
+            })
+            .expect("the OS refused a thread for an informer event handler");
+        ended_rx
+    }
+
+    fn deliver<K, H: EventHandler<K>>(&self, handler: &H, delta: &Delta<K>) {
+        let call = AssertUnwindSafe(|| match delta {
+            Delta::Added { obj, is_in_initial_list } => handler.on_add(obj, *is_in_initial_list),
+            Delta::Updated { old, new } => handler.on_update(old, new),
+            Delta::Deleted { obj, final_state_unknown } => handler.on_delete(obj, *final_state_unknown),
+        });
+        if std::panic::catch_unwind(call).is_err() {
+            tracing::error!(informer = %self.label, handler = self.id, "event handler panicked; event skipped");
+            if let Some(m) = &self.metrics {
+                m.panicked(PanicSite::Handler);
+            }
+        }
+    }
 }
 
 struct Dispatch<K> {
     reflector: Reflector<K>,
-    listeners: BTreeMap<u64, mpsc::UnboundedSender<Delta<K>>>,
+    listeners: BTreeMap<u64, Listener<K>>,
     next_id: u64,
 }
 
 /// A shared informer: one kube watcher feeding one indexed [`Store`] and any
 /// number of [`EventHandler`]s. Hold it in an `Arc`.
 ///
-/// Must be used inside a tokio runtime (handlers and the watch run on tasks).
+/// Must be used inside a tokio runtime (the watch and resyncs run on tasks;
+/// handlers on threads of their own, see [`EventHandler`]).
+///
+/// **Handler buffers** are unbounded, like client-go's growing ring
+/// buffers: the watch never waits for a handler, so a slow handler holds
+/// back neither the cache nor the other handlers, and its backlog is
+/// visible as `informer_handler_buffer_depth{kind,handler}` (and
+/// [`HandlerRegistration::buffered`]). A warning is logged when a buffer
+/// reaches [`BUFFER_WARNING_DEPTH`] events and more than twice the cached
+/// objects (a relist alone buffers up to the cache), then at each doubling.
+/// The memory cost is one `Arc` pair per buffered event.
 pub struct SharedIndexInformer<K> {
     api: Api<K>,
+    label: Arc<str>,
     watcher_config: watcher::Config,
     resync: Option<Duration>,
     store: Store<K>,
@@ -213,7 +424,8 @@ pub struct SharedIndexInformer<K> {
     shutdown: watch::Sender<bool>,
     synced: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    handler_tasks: Mutex<BTreeMap<u64, JoinHandle<()>>>,
+    handler_threads: Mutex<BTreeMap<u64, oneshot::Receiver<()>>>,
+    metrics: Option<InformerKindMetrics>,
 }
 
 impl<K: Resource> Debug for SharedIndexInformer<K> {
@@ -232,10 +444,16 @@ where
 {
     /// An informer over `api` (its scope decides what is watched); not started.
     pub fn new(api: Api<K>, config: InformerConfig<K>) -> Self {
-        let store = Store::new();
-        let reflector = Reflector::new(store.clone(), config.transform);
+        let writer = Writer::new();
+        let store = writer.as_reader();
+        let reflector = Reflector::new(writer, config.transform);
+        let label: Arc<str> = match &config.metrics {
+            Some(m) => m.kind().into(),
+            None => api.resource_url().into(),
+        };
         Self {
             api,
+            label,
             watcher_config: config.watcher,
             resync: config.resync.filter(|p| !p.is_zero()),
             store,
@@ -244,96 +462,126 @@ where
             shutdown: watch::channel(false).0,
             synced: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
-            handler_tasks: Mutex::new(BTreeMap::new()),
+            handler_threads: Mutex::new(BTreeMap::new()),
+            metrics: config.metrics,
         }
     }
 
     /// Registers a handler with the informer's default resync period. A
     /// handler added after the informer has cached objects first receives an
     /// `on_add(obj, true)` for each of them, then live events, with no gap and
-    /// no duplicate.
-    pub fn add_event_handler(&self, handler: impl EventHandler<K>) -> HandlerId {
+    /// no duplicate. See [`EventHandler`] for the threading contract.
+    pub fn add_event_handler(&self, handler: impl EventHandler<K>) -> HandlerRegistration {
         self.add_event_handler_with_resync(handler, self.resync)
     }
 
     /// As [`add_event_handler`](Self::add_event_handler), with a resync
     /// period of its own (`None` or zero: no resync): every `period`, once
     /// synced, the handler gets `on_update(obj, obj)` for every cached object.
-    pub fn add_event_handler_with_resync(&self, handler: impl EventHandler<K>, resync: Option<Duration>) -> HandlerId {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Delta<K>>();
-        let task = tokio::spawn(async move {
-            while let Some(delta) = rx.recv().await {
-                let call = AssertUnwindSafe(|| match &delta {
-                    Delta::Added { obj, is_in_initial_list } => handler.on_add(obj, *is_in_initial_list),
-                    Delta::Updated { old, new } => handler.on_update(old, new),
-                    Delta::Deleted { obj, final_state_unknown } => handler.on_delete(obj, *final_state_unknown),
-                });
-                if std::panic::catch_unwind(call).is_err() {
-                    tracing::error!("informer event handler panicked");
-                }
-            }
-        });
-        let id = {
-            // Snapshot and registration under the lock the dispatcher holds:
-            // no event is missed or delivered twice. The task is recorded
-            // under it too, so a concurrent shutdown waits for it.
-            let mut dispatch = self.dispatch.lock();
-            for obj in self.store.list() {
-                let _ = tx.send(Delta::Added { obj, is_in_initial_list: true });
-            }
-            let id = dispatch.next_id;
-            dispatch.next_id += 1;
-            if !*self.shutdown.borrow() {
-                dispatch.listeners.insert(id, tx);
-            } // else: after shutdown the handler gets the cache, then its channel closes.
-            self.handler_tasks.lock().insert(id, task);
-            id
+    pub fn add_event_handler_with_resync(
+        &self,
+        handler: impl EventHandler<K>,
+        resync: Option<Duration>,
+    ) -> HandlerRegistration {
+        let (tx, rx) = mpsc::channel();
+        let synced = Arc::new(AtomicBool::new(false));
+        // Snapshot and registration under the lock the dispatcher holds:
+        // no event is missed or delivered twice. The thread is recorded
+        // under it too, so a concurrent shutdown waits for it.
+        let mut dispatch = self.dispatch.lock();
+        let id = dispatch.next_id;
+        dispatch.next_id += 1;
+        let buffer = Arc::new(Buffer::new(self.metrics.as_ref().map(|m| m.handler_depth(id))));
+        let thread = HandlerThread {
+            id,
+            label: self.label.clone(),
+            buffer: buffer.clone(),
+            synced: synced.clone(),
+            metrics: self.metrics.clone(),
         };
+        let ended = thread.spawn(handler, rx);
+        let mut listener = Listener { id, tx, buffer: buffer.clone(), sync_pending: true };
+        let cached = self.store.list();
+        let len = cached.len();
+        for obj in cached {
+            listener.send(Message::Delta(Delta::Added { obj, is_in_initial_list: true }), &self.label, len);
+        }
+        if self.store.has_synced() {
+            listener.send(Message::Synced, &self.label, len);
+            listener.sync_pending = false;
+        }
+        if *self.shutdown.borrow() {
+            // After shutdown the handler gets the cache, then its channel closes.
+            drop(listener);
+            if let Some(m) = &self.metrics {
+                m.remove_handler(id);
+            }
+        } else {
+            dispatch.listeners.insert(id, listener);
+        }
+        self.handler_threads.lock().insert(id, ended);
+        drop(dispatch);
         if let Some(period) = resync.filter(|p| !p.is_zero()) {
-            let (dispatch, store) = (self.dispatch.clone(), self.store.clone());
-            let mut shutdown = self.shutdown.subscribe();
-            let resync_task = tokio::spawn(async move {
-                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = shutdown.wait_for(|stop| *stop) => break,
-                        _ = ticks.tick() => {
-                            // Under the dispatch lock, so a resync never overtakes a live event.
-                            let dispatch = dispatch.lock();
-                            let Some(tx) = dispatch.listeners.get(&id) else { break };
-                            if store.has_synced() {
-                                for obj in store.list() {
-                                    let _ = tx.send(Delta::Updated { old: obj.clone(), new: obj });
-                                }
+            self.spawn_resync(id, period);
+        }
+        HandlerRegistration { id: HandlerId(id), synced, buffer }
+    }
+
+    /// Every `period`, once synced, sends `on_update(obj, obj)` for every
+    /// cached object to handler `id`, until it is removed or the informer stops.
+    fn spawn_resync(&self, id: u64, period: Duration) {
+        let (dispatch, store, label) = (self.dispatch.clone(), self.store.clone(), self.label.clone());
+        let mut shutdown = self.shutdown.subscribe();
+        let resync_task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.wait_for(|stop| *stop) => break,
+                    _ = ticks.tick() => {
+                        // Under the dispatch lock, so a resync never overtakes a live event.
+                        let dispatch = dispatch.lock();
+                        let Some(listener) = dispatch.listeners.get(&id) else { break };
+                        if store.has_synced() {
+                            let cached = store.list();
+                            let len = cached.len();
+                            for obj in cached {
+                                listener.send(Message::Delta(Delta::Updated { old: obj.clone(), new: obj }), &label, len);
                             }
                         }
                     }
                 }
-            });
-            let mut tasks = self.tasks.lock();
-            // Resync tasks of removed handlers end on their next tick: drop
-            // their handles so handler churn does not grow the list.
-            tasks.retain(|t| !t.is_finished());
-            tasks.push(resync_task);
-        }
-        HandlerId(id)
+            }
+        });
+        let mut tasks = self.tasks.lock();
+        // Resync tasks of removed handlers end on their next tick: drop
+        // their handles so handler churn does not grow the list.
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(resync_task);
     }
 
-    /// Unregisters a handler; events already queued for it are still
-    /// delivered. Returns whether it was registered.
-    pub fn remove_event_handler(&self, id: HandlerId) -> bool {
-        let removed = self.dispatch.lock().listeners.remove(&id.0).is_some();
-        self.handler_tasks.lock().remove(&id.0);
+    /// Unregisters a handler (by [`HandlerId`] or [`HandlerRegistration`]);
+    /// events already buffered for it are still delivered, then its thread
+    /// ends. Returns whether it was registered.
+    pub fn remove_event_handler(&self, id: impl Into<HandlerId>) -> bool {
+        let id = id.into().0;
+        let removed = self.dispatch.lock().listeners.remove(&id).is_some();
+        self.handler_threads.lock().remove(&id);
+        if removed && let Some(m) = &self.metrics {
+            m.remove_handler(id);
+        }
         removed
     }
 
-    /// Adds (or replaces) an index; allowed at any time (computed over what is cached).
+    /// Adds (or replaces) an index; allowed at any time (computed over what
+    /// is cached). A panicking index function panics here, leaving the
+    /// indexes as they were.
     pub fn add_indexer(&self, name: impl Into<String>, f: IndexFn<K>) {
         self.store.add_indexer(name, f);
     }
 
-    /// The cache (reader side).
+    /// The cache (read-only: only the informer writes it, so every change
+    /// reaches the handlers).
     pub fn store(&self) -> Store<K> {
         self.store.clone()
     }
@@ -365,7 +613,7 @@ where
         let weak = Arc::downgrade(self);
         let mut stream = watch_stream(self.api.clone(), self.watcher_config.clone());
         let mut shutdown = self.shutdown.subscribe();
-        let url = self.api.resource_url().to_string();
+        let label = self.label.clone();
         let watch_task = tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -373,13 +621,14 @@ where
                     event = stream.next() => match event {
                         Some(Ok(event)) => {
                             let Some(this) = weak.upgrade() else { break };
-                            // A panicking transform or index function loses that
-                            // event (the store is left as it was), not the informer.
-                            if std::panic::catch_unwind(AssertUnwindSafe(|| this.process(event))).is_err() {
-                                tracing::error!(%url, "a transform or index function panicked; event dropped");
+                            this.process_guarded(event);
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(informer = %label, error = %e, "informer watch failed; retrying");
+                            if let Some(this) = weak.upgrade() && let Some(m) = &this.metrics {
+                                m.watch_error();
                             }
                         }
-                        Some(Err(e)) => tracing::warn!(%url, error = %e, "informer watch failed; retrying"),
                         None => break,
                     }
                 }
@@ -393,16 +642,49 @@ where
         self.run();
     }
 
-    fn process(&self, event: watcher::Event<K>) {
-        let mut dispatch = self.dispatch.lock();
-        let deltas = dispatch.reflector.apply(event);
-        for delta in deltas {
-            for tx in dispatch.listeners.values() {
-                let _ = tx.send(delta.clone());
+    /// [`process`](Self::process), surviving a panicking transform or index
+    /// function: that event is lost (the cache is left as it was), not the
+    /// informer.
+    fn process_guarded(&self, event: watcher::Event<K>) {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| self.process(event))).is_err() {
+            tracing::error!(informer = %self.label, "a transform or index function panicked; event dropped");
+            if let Some(m) = &self.metrics {
+                m.panicked(PanicSite::TransformOrIndex);
             }
         }
-        if self.store.has_synced() && !*self.synced.borrow() {
-            self.synced.send_replace(true);
+    }
+
+    fn process(&self, event: watcher::Event<K>) {
+        let mut dispatch = self.dispatch.lock();
+        if let Some(m) = &self.metrics {
+            match &event {
+                watcher::Event::Init => m.list_begun(),
+                watcher::Event::Apply(_) | watcher::Event::Delete(_) => m.watch_event(),
+                watcher::Event::InitApply(_) | watcher::Event::InitDone => {}
+            }
+        }
+        let deltas = dispatch.reflector.apply(event);
+        let rejected = dispatch.reflector.take_rejected();
+        let len = self.store.len();
+        for delta in deltas {
+            for listener in dispatch.listeners.values() {
+                listener.send(Message::Delta(delta.clone()), &self.label, len);
+            }
+        }
+        if self.store.has_synced() {
+            for listener in dispatch.listeners.values_mut().filter(|l| l.sync_pending) {
+                listener.send(Message::Synced, &self.label, len);
+                listener.sync_pending = false;
+            }
+            if !*self.synced.borrow() {
+                self.synced.send_replace(true);
+            }
+        }
+        if let Some(m) = &self.metrics {
+            m.applied(len);
+            for _ in 0..rejected {
+                m.panicked(PanicSite::TransformOrIndex);
+            }
         }
     }
 
@@ -413,14 +695,18 @@ where
         if !self.store.has_synced() {
             return;
         }
-        for obj in self.store.list() {
-            for tx in dispatch.listeners.values() {
-                let _ = tx.send(Delta::Updated { old: obj.clone(), new: obj.clone() });
+        let cached = self.store.list();
+        let len = cached.len();
+        for obj in cached {
+            for listener in dispatch.listeners.values() {
+                let delta = Delta::Updated { old: obj.clone(), new: obj.clone() };
+                listener.send(Message::Delta(delta), &self.label, len);
             }
         }
     }
 
-    /// Whether the first complete list is cached.
+    /// Whether the first complete list is cached (handlers may not have
+    /// handled it yet: see [`HandlerRegistration::has_synced`]).
     pub fn has_synced(&self) -> bool {
         self.store.has_synced()
     }
@@ -436,19 +722,29 @@ where
         }
     }
 
-    /// Stops the watch, lets every handler finish the events already queued
-    /// for it, and waits for all tasks. The informer cannot be restarted.
+    /// As [`wait_for_sync`](Self::wait_for_sync), giving up after `timeout`
+    /// (`false`).
+    pub async fn wait_for_sync_timeout(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.wait_for_sync()).await.unwrap_or(false)
+    }
+
+    /// Stops the watch, lets every handler finish the events already
+    /// buffered for it, and waits for all tasks and handler threads. The
+    /// informer cannot be restarted.
     pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
         let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock());
         for task in tasks {
             let _ = task.await;
         }
-        // Dropping the senders ends each handler task once it has drained.
-        self.dispatch.lock().listeners.clear();
-        let handlers: Vec<_> = std::mem::take(&mut *self.handler_tasks.lock()).into_values().collect();
-        for task in handlers {
-            let _ = task.await;
+        // Dropping the senders ends each handler thread once it has drained.
+        let ids: Vec<u64> = std::mem::take(&mut self.dispatch.lock().listeners).into_keys().collect();
+        if let Some(m) = &self.metrics {
+            ids.into_iter().for_each(|id| m.remove_handler(id));
+        }
+        let threads: Vec<_> = std::mem::take(&mut *self.handler_threads.lock()).into_values().collect();
+        for ended in threads {
+            let _ = ended.await;
         }
     }
 }
@@ -491,11 +787,129 @@ mod tests {
         (log, handler)
     }
 
+    /// Waits until `log` holds `n` entries (handlers run on threads of their own).
     async fn settle(log: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<String> {
         while log.lock().len() < n {
-            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         log.lock().clone()
+    }
+
+    async fn until(mut done: impl FnMut() -> bool) {
+        while !done() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn informer_with_metrics() -> (Arc<SharedIndexInformer<ConfigMap>>, prometheus_client::registry::Registry) {
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = InformerMetrics::register(&mut registry);
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let config = InformerConfig::new().metrics(&metrics, "v1/ConfigMap");
+        (Arc::new(SharedIndexInformer::new(Api::namespaced(client, "ns"), config)), registry)
+    }
+
+    fn list(inf: &SharedIndexInformer<ConfigMap>, objects: impl IntoIterator<Item = ConfigMap>) {
+        inf.process_guarded(Event::Init);
+        for obj in objects {
+            inf.process_guarded(Event::InitApply(obj));
+        }
+        inf.process_guarded(Event::InitDone);
+    }
+
+    #[tokio::test]
+    async fn a_blocked_handler_holds_back_neither_the_cache_nor_other_handlers() {
+        use crate::metrics::test_util::value;
+        let (inf, registry) = informer_with_metrics();
+        // The blocked handler waits on `gate` until the test drops its sender.
+        let (open, gate) = mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let blocked_calls = Arc::new(AtomicUsize::new(0));
+        let blocked = inf.add_event_handler(HandlerFuncs::new().on_add({
+            let (gate, calls) = (gate.clone(), blocked_calls.clone());
+            move |_, _| {
+                let _ = gate.lock().recv(); // blocks this handler's thread only
+                calls.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+        let (log, handler) = recorder();
+        let free = inf.add_event_handler(handler);
+        list(&inf, (0..100).map(|i| cm(&format!("o{i}"), "1")));
+        assert_eq!(inf.store().len(), 100, "the cache is current");
+        assert_eq!(settle(&log, 100).await.len(), 100, "the other handler got everything");
+        until(|| free.has_synced()).await;
+        assert!(!blocked.has_synced(), "the blocked handler has not handled the list");
+        // 100 adds and the synced marker; the first add is in the handler, blocked.
+        assert_eq!(blocked.buffered(), 101);
+        let depth = |id: HandlerId| {
+            let series = format!("informer_handler_buffer_depth{{kind=\"v1/ConfigMap\",handler=\"{}\"}}", id.0);
+            value(&registry, &series)
+        };
+        assert_eq!(depth(blocked.id()), Some(101.0));
+        assert_eq!(depth(free.id()), Some(0.0));
+        drop(open);
+        until(|| blocked.has_synced()).await;
+        assert_eq!(blocked_calls.load(Ordering::SeqCst), 100);
+        assert_eq!(blocked.buffered(), 0);
+        assert!(inf.remove_event_handler(&blocked));
+        assert_eq!(depth(blocked.id()), None, "a removed handler's series goes away");
+        inf.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn handlers_run_in_the_runtime_context_on_threads_of_their_own() {
+        let inf = informer();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let reg = inf.add_event_handler(HandlerFuncs::new().on_add({
+            let seen = seen.clone();
+            move |_, _| {
+                let thread = std::thread::current().name().map(str::to_string);
+                let in_runtime = tokio::runtime::Handle::try_current().is_ok();
+                seen.lock().push((thread, in_runtime));
+            }
+        }));
+        list(&inf, [cm("a", "1")]);
+        until(|| reg.has_synced()).await;
+        assert_eq!(*seen.lock(), [(Some(format!("informer-handler-{}", reg.id().0)), true)]);
+        inf.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn panics_in_handlers_transforms_and_index_functions_are_counted_and_survived() {
+        use crate::metrics::test_util::value;
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = InformerMetrics::register(&mut registry);
+        let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        let config = InformerConfig::new().metrics(&metrics, "cm").transform(|c: &mut ConfigMap| {
+            assert_ne!(c.metadata.name.as_deref(), Some("bad-transform"), "transform panics");
+        });
+        let inf = Arc::new(SharedIndexInformer::new(Api::namespaced(client, "ns"), config));
+        inf.add_indexer(
+            "picky",
+            Arc::new(|c: &ConfigMap| {
+                assert_ne!(c.metadata.name.as_deref(), Some("bad-index"), "index function panics");
+                vec![]
+            }),
+        );
+        let (log, recording) = recorder();
+        inf.add_event_handler(recording);
+        let reg = inf.add_event_handler(HandlerFuncs::new().on_add(|c: &Arc<ConfigMap>, _| {
+            assert_ne!(c.metadata.name.as_deref(), Some("a"), "handler panics");
+        }));
+        list(&inf, [cm("a", "1"), cm("bad-transform", "1"), cm("bad-index", "1"), cm("b", "1")]);
+        assert!(inf.has_synced(), "one bad object does not keep the informer from syncing");
+        inf.process_guarded(Event::Apply(cm("bad-index", "2")));
+        inf.process_guarded(Event::Apply(cm("c", "3")));
+        let mut seen = settle(&log, 3).await;
+        seen.sort();
+        assert_eq!(seen, ["add a true", "add b true", "add c false"]);
+        until(|| reg.has_synced()).await;
+        let count = |site: &str| value(&registry, &format!("informer_panics_total{{kind=\"cm\",site=\"{site}\"}}"));
+        // The InitApply of bad-transform, the listed and the watched bad-index.
+        assert_eq!(count("transform_or_index"), Some(3.0));
+        assert_eq!(count("handler"), Some(1.0));
+        inf.shutdown().await;
     }
 
     #[tokio::test]
@@ -508,6 +922,7 @@ mod tests {
         assert!(!inf.has_synced());
         inf.process(Event::InitDone);
         assert!(inf.has_synced());
+        assert!(inf.wait_for_sync_timeout(Duration::from_secs(1)).await);
         assert!(inf.wait_for_sync().await);
         inf.process(Event::Apply(cm("b", "2")));
         inf.process(Event::Apply(cm("a", "3")));

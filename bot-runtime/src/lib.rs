@@ -56,6 +56,7 @@ pub mod finalizer;
 pub mod informer;
 pub mod leader;
 pub mod lister;
+pub mod metrics;
 pub mod queue;
 pub mod reflector;
 pub mod store;
@@ -67,16 +68,16 @@ pub mod server;
 pub mod testenv;
 
 pub use client::TypedClient;
-pub use controller::{Action, Controller, enqueue_handler, enqueue_object_keys};
+pub use controller::{Action, Controller, Stopped, enqueue_handler, enqueue_object_keys};
 pub use dynamic::{DynamicInformerFactory, DynamicLister, DynamicSharedInformer};
 pub use events::EventRecorder;
 pub use factory::InformerFactory;
 pub use finalizer::finalizer;
-pub use informer::{EventHandler, HandlerFuncs, HandlerId, InformerConfig, SharedIndexInformer};
+pub use informer::{EventHandler, HandlerFuncs, HandlerId, HandlerRegistration, InformerConfig, SharedIndexInformer};
 pub use leader::{LeaderElectionConfig, LeaderElector, LeaderGate, LeaderQueue, Leadership};
 pub use lister::{Lister, NamespaceLister};
-pub use queue::WorkQueue;
-pub use store::{IndexFn, NAMESPACE_INDEX, ObjectKey, Store};
+pub use queue::{Priority, WorkQueue};
+pub use store::{IndexFn, NAMESPACE_INDEX, ObjectKey, Store, Writer};
 
 #[cfg(feature = "server")]
 pub use server::{OperatorServer, SharedRegistry};

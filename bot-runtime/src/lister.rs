@@ -82,7 +82,7 @@ where
         Self { store }
     }
 
-    /// The underlying store.
+    /// The underlying cache (read-only: only the informer's reflector writes).
     pub fn store(&self) -> &Store<K> {
         &self.store
     }
@@ -181,11 +181,11 @@ mod tests {
 
     #[test]
     fn list_by_selector_and_namespace() {
-        let store = Store::new();
-        store.upsert(cm("a", "x", "web"));
-        store.upsert(cm("a", "y", "db"));
-        store.upsert(cm("b", "z", "web"));
-        let lister = Lister::new(store);
+        let writer = crate::store::Writer::new();
+        writer.upsert(cm("a", "x", "web"));
+        writer.upsert(cm("a", "y", "db"));
+        writer.upsert(cm("b", "z", "web"));
+        let lister = Lister::new(writer.as_reader());
         assert_eq!(names(lister.list(&Selector::default())), ["a/x", "a/y", "b/z"]);
         let web: Selector = [("app", "web")].into_iter().collect();
         assert_eq!(names(lister.list(&web)), ["a/x", "b/z"]);
@@ -200,13 +200,13 @@ mod tests {
 
     #[test]
     fn get_missing_is_not_found() {
-        let lister = Lister::new(Store::<ConfigMap>::new());
+        let lister = Lister::new(crate::store::Writer::<ConfigMap>::new().as_reader());
         let err = lister.namespaced("a").get("x").unwrap_err();
         assert!(err.is_not_found());
         assert_eq!(err, Error::NotFound { kind: "ConfigMap".into(), namespace: Some("a".into()), name: "x".into() });
         assert_eq!(err.to_string(), "ConfigMap a/\"x\" not found");
 
-        let ns_lister = Lister::new(Store::<Namespace>::new());
+        let ns_lister = Lister::new(crate::store::Writer::<Namespace>::new().as_reader());
         let err = ns_lister.get("kube-system").unwrap_err();
         assert_eq!(err.to_string(), "Namespace \"kube-system\" not found");
     }

@@ -4,18 +4,25 @@
 //! - An item re-added while it is being processed is queued again only after
 //!   [`WorkQueue::done`], so no item is ever processed by two workers at once.
 //! - [`WorkQueue::add_after`] delays an item (the earliest pending time wins);
-//!   [`WorkQueue::add_rate_limited`] delays by the [`RateLimiter`].
+//!   [`WorkQueue::add_rate_limited`] delays by the [`RateLimiter`]; one timer
+//!   task per queue serves every delayed item.
+//! - [`Priority`]: higher priorities are handed out first
+//!   ([`WorkQueue::add_with_priority`]); an item added again at a higher
+//!   priority is promoted.
+//! - Metrics: [`WorkQueue::with_metrics`] (client-go's `workqueue_*`).
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashMap, VecDeque},
     fmt::Debug,
     hash::Hash,
-    sync::{Arc, Weak},
+    sync::{Arc, OnceLock, Weak},
     time::Duration,
 };
 
 use parking_lot::Mutex;
-use tokio::{sync::Notify, time::Instant};
+use tokio::{sync::Notify, task::JoinHandle, time::Instant};
+
+use crate::metrics::{QueueHandles, QueueProbe, WorkQueueMetrics};
 
 /// Decides how long an item waits before it is retried.
 pub trait RateLimiter<T>: Send + Sync {
@@ -142,11 +149,58 @@ pub fn default_controller_rate_limiter<T: Eq + Hash + Clone + Send + Sync + 'sta
     MaxOfRateLimiter::new(vec![Box::new(ItemExponentialRateLimiter::default()), Box::new(BucketRateLimiter::default())])
 }
 
+/// How urgently an item should be processed: higher first, FIFO within a
+/// priority (controller-runtime's priority queue).
+///
+/// Objects delivered by an initial list or a resync are queued [`Low`](Self::Low)
+/// by [`enqueue_handler`](crate::enqueue_handler), so a live change is
+/// reconciled before a backlog of thousands of unchanged objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Priority {
+    /// Background work: initial lists, resyncs.
+    Low,
+    /// Live changes; what [`WorkQueue::add`] uses.
+    #[default]
+    Normal,
+    /// Ahead of live changes.
+    High,
+}
+
+impl Priority {
+    const ALL: [Priority; 3] = [Priority::Low, Priority::Normal, Priority::High];
+
+    fn lane(self) -> usize {
+        self as usize
+    }
+}
+
+/// A queued (or re-added while processing) item.
+#[derive(Clone, Copy)]
+struct Entry {
+    priority: Priority,
+    /// Matches the one lane entry that is live; others are stale (promoted).
+    seq: u64,
+    added: Instant,
+}
+
+/// Items waiting for a delay, in one ordered structure served by one timer task.
+struct Delayed<T> {
+    by_time: BTreeMap<(Instant, u64), (T, Priority)>,
+    by_item: HashMap<T, (Instant, u64)>,
+}
+
 struct State<T> {
-    queue: VecDeque<T>,
-    dirty: HashSet<T>,
-    processing: HashSet<T>,
-    waiting: HashMap<T, Instant>,
+    /// One FIFO per priority; an entry is live iff `dirty` holds its `seq`.
+    lanes: [VecDeque<(T, u64)>; 3],
+    /// Items queued or re-added while processing (client-go's dirty set).
+    dirty: HashMap<T, Entry>,
+    /// Items handed out and not done yet, with when they were taken.
+    processing: HashMap<T, Instant>,
+    /// Live lane entries (the depth).
+    queued: usize,
+    next_seq: u64,
+    delayed: Delayed<T>,
+    timer: Option<JoinHandle<()>>,
     shutting_down: bool,
 }
 
@@ -156,10 +210,108 @@ struct Inner<T> {
     items: Notify,
     /// Wakes `shutdown_with_drain` when processing becomes empty.
     idle: Notify,
+    /// Wakes the timer task (an earlier deadline, shutdown, or drop).
+    timer_wake: Arc<Notify>,
     limiter: Box<dyn RateLimiter<T>>,
+    metrics: OnceLock<QueueHandles>,
+}
+
+impl<T> Drop for Inner<T> {
+    fn drop(&mut self) {
+        // The timer task holds only a weak reference: let it notice.
+        self.timer_wake.notify_one();
+    }
+}
+
+impl<T: Clone + Eq + Hash> State<T> {
+    /// Queues `item` at `priority` (or promotes it); whether a getter should be woken.
+    fn add(&mut self, item: T, priority: Priority, metrics: Option<&QueueHandles>) -> bool {
+        if self.shutting_down {
+            return false;
+        }
+        let seq = self.next_seq;
+        match self.dirty.get_mut(&item) {
+            Some(entry) if entry.priority >= priority => false,
+            Some(entry) => {
+                // Promote: the old lane entry goes stale.
+                entry.priority = priority;
+                entry.seq = seq;
+                self.next_seq += 1;
+                if self.processing.contains_key(&item) {
+                    return false;
+                }
+                self.lanes[priority.lane()].push_back((item, seq));
+                true
+            }
+            None => {
+                self.next_seq += 1;
+                self.dirty.insert(item.clone(), Entry { priority, seq, added: Instant::now() });
+                if let Some(m) = metrics {
+                    m.adds.inc();
+                }
+                if self.processing.contains_key(&item) {
+                    return false;
+                }
+                self.push_live(item, priority, seq, metrics);
+                true
+            }
+        }
+    }
+
+    fn push_live(&mut self, item: T, priority: Priority, seq: u64, metrics: Option<&QueueHandles>) {
+        self.lanes[priority.lane()].push_back((item, seq));
+        self.queued += 1;
+        if let Some(m) = metrics {
+            m.depth.inc();
+        }
+    }
+
+    /// The next live item, highest priority first, now marked processing.
+    fn take(&mut self, metrics: Option<&QueueHandles>) -> Option<(T, Priority)> {
+        for priority in Priority::ALL.into_iter().rev() {
+            while let Some((item, seq)) = self.lanes[priority.lane()].pop_front() {
+                let live = self.dirty.get(&item).is_some_and(|e| e.seq == seq);
+                if !live {
+                    continue;
+                }
+                let entry = self.dirty.remove(&item).expect("checked above");
+                let now = Instant::now();
+                self.processing.insert(item.clone(), now);
+                self.queued -= 1;
+                if let Some(m) = metrics {
+                    m.depth.dec();
+                    m.queue_duration.observe(now.duration_since(entry.added).as_secs_f64());
+                }
+                return Some((item, priority));
+            }
+        }
+        None
+    }
+
+    /// Moves the delayed items due at `now` into the queue; whether any was.
+    fn release_due(&mut self, now: Instant, metrics: Option<&QueueHandles>) -> bool {
+        let mut woke = false;
+        while let Some(entry) = self.delayed.by_time.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (item, priority) = entry.remove();
+            self.delayed.by_item.remove(&item);
+            woke |= self.add(item, priority, metrics);
+        }
+        woke
+    }
 }
 
 /// A work queue; clones share the same queue.
+///
+/// - An item added several times before a worker takes it is processed once;
+///   added again at a higher [`Priority`] it moves up (never down).
+/// - An item re-added while it is being processed is queued again only after
+///   [`done`](Self::done), so no item is ever processed by two workers at once.
+/// - Delayed adds ([`add_after`](Self::add_after),
+///   [`add_rate_limited`](Self::add_rate_limited)) wait in one ordered map
+///   served by one timer task per queue (not a task per item).
 pub struct WorkQueue<T> {
     inner: Arc<Inner<T>>,
 }
@@ -174,9 +326,9 @@ impl<T> Debug for WorkQueue<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = self.inner.state.lock();
         f.debug_struct("WorkQueue")
-            .field("queued", &s.queue.len())
+            .field("queued", &s.queued)
             .field("processing", &s.processing.len())
-            .field("waiting", &s.waiting.len())
+            .field("waiting", &s.delayed.by_item.len())
             .field("shutting_down", &s.shutting_down)
             .finish()
     }
@@ -188,6 +340,17 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> Default for WorkQueue<T> {
     }
 }
 
+impl<T: Send + Sync> QueueProbe for Inner<T> {
+    fn in_flight_seconds(&self) -> (f64, f64) {
+        let now = Instant::now();
+        let s = self.state.lock();
+        s.processing
+            .values()
+            .map(|start| now.duration_since(*start).as_secs_f64())
+            .fold((0.0, 0.0), |(sum, max), d| (sum + d, f64::max(max, d)))
+    }
+}
+
 impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// A queue with [`default_controller_rate_limiter`].
     pub fn new() -> Self {
@@ -196,82 +359,133 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
 
     /// A queue with a custom rate limiter.
     pub fn with_rate_limiter(limiter: impl RateLimiter<T> + 'static) -> Self {
+        let state = State {
+            lanes: Default::default(),
+            dirty: HashMap::new(),
+            processing: HashMap::new(),
+            queued: 0,
+            next_seq: 0,
+            delayed: Delayed { by_time: BTreeMap::new(), by_item: HashMap::new() },
+            timer: None,
+            shutting_down: false,
+        };
         Self {
             inner: Arc::new(Inner {
-                state: Mutex::new(State {
-                    queue: VecDeque::new(),
-                    dirty: HashSet::new(),
-                    processing: HashSet::new(),
-                    waiting: HashMap::new(),
-                    shutting_down: false,
-                }),
+                state: Mutex::new(state),
                 items: Notify::new(),
                 idle: Notify::new(),
+                timer_wake: Arc::new(Notify::new()),
                 limiter: Box::new(limiter),
+                metrics: OnceLock::new(),
             }),
         }
     }
 
-    /// Queues `item` unless it is queued already (or the queue is shutting
-    /// down); an item being processed is queued again after [`done`](Self::done).
-    pub fn add(&self, item: T) {
-        let mut s = self.inner.state.lock();
-        if s.shutting_down || s.dirty.contains(&item) {
-            return;
+    /// Publishes this queue's `workqueue_*` metrics as `name` (client-go's
+    /// queue name; give each queue its own). Once per queue: a second call
+    /// is ignored. `metrics`: a [`WorkQueueMetrics`] or a
+    /// [`RuntimeMetrics`](crate::metrics::RuntimeMetrics).
+    #[must_use]
+    pub fn with_metrics(self, name: impl Into<String>, metrics: impl AsRef<WorkQueueMetrics>) -> Self {
+        let inner: Arc<dyn QueueProbe> = self.inner.clone();
+        let probe = Arc::downgrade(&inner);
+        drop(inner);
+        let name = name.into();
+        let state = self.inner.state.lock();
+        if self.inner.metrics.get().is_none() {
+            let handles = metrics.as_ref().queue(&name, probe);
+            handles.depth.inc_by(i64::try_from(state.queued).unwrap_or(i64::MAX));
+            let _ = self.inner.metrics.set(handles);
+        } else {
+            tracing::warn!(queue = %name, "this work queue already has metrics; ignored");
         }
-        s.dirty.insert(item.clone());
-        if s.processing.contains(&item) {
-            return;
-        }
-        s.queue.push_back(item);
-        drop(s);
-        self.inner.items.notify_one();
+        drop(state);
+        self
     }
 
-    /// Queues `item` after `delay` (at once when zero). If the item is
-    /// already waiting, the earlier time wins. Needs a tokio runtime.
+    fn metrics(&self) -> Option<&QueueHandles> {
+        self.inner.metrics.get()
+    }
+
+    /// Queues `item` at [`Priority::Normal`]; see [`add_with_priority`](Self::add_with_priority).
+    pub fn add(&self, item: T) {
+        self.add_with_priority(item, Priority::Normal);
+    }
+
+    /// Queues `item` at `priority` unless it is queued already at that
+    /// priority or higher (an item queued lower is promoted), or the queue
+    /// is shutting down. An item being processed is queued again after
+    /// [`done`](Self::done), at the highest priority it was added with.
+    pub fn add_with_priority(&self, item: T, priority: Priority) {
+        let woke = self.inner.state.lock().add(item, priority, self.metrics());
+        if woke {
+            self.inner.items.notify_one();
+        }
+    }
+
+    /// Queues `item` at [`Priority::Normal`] after `delay`; see
+    /// [`add_after_with_priority`](Self::add_after_with_priority).
     pub fn add_after(&self, item: T, delay: Duration) {
+        self.add_after_with_priority(item, delay, Priority::Normal);
+    }
+
+    /// Queues `item` at `priority` after `delay` (at once when zero). If the
+    /// item is already waiting, the earlier time wins (and the higher
+    /// priority). Delayed items wait in one ordered map; one timer task per
+    /// queue (started on the first delayed add, so this needs a tokio
+    /// runtime) moves them in when due.
+    pub fn add_after_with_priority(&self, item: T, delay: Duration, priority: Priority) {
         if delay.is_zero() {
-            return self.add(item);
+            return self.add_with_priority(item, priority);
         }
         let at = Instant::now() + delay;
-        {
-            let mut s = self.inner.state.lock();
-            if s.shutting_down {
+        let mut s = self.inner.state.lock();
+        if s.shutting_down {
+            return;
+        }
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        let earliest = s.delayed.by_time.first_key_value().map(|(k, _)| k.0);
+        let delayed = &mut s.delayed;
+        if let Some(&existing) = delayed.by_item.get(&item) {
+            if existing.0 <= at {
+                let queued = delayed.by_time.get_mut(&existing).expect("both maps hold the item");
+                queued.1 = queued.1.max(priority);
                 return;
             }
-            match s.waiting.get(&item) {
-                Some(existing) if *existing <= at => return,
-                _ => {
-                    s.waiting.insert(item.clone(), at);
-                }
-            }
+            delayed.by_time.remove(&existing);
         }
-        let weak: Weak<Inner<T>> = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            tokio::time::sleep_until(at).await;
-            let Some(inner) = weak.upgrade() else { return };
-            let queue = WorkQueue { inner };
-            let due = {
-                let mut s = queue.inner.state.lock();
-                // Only the timer of the earliest pending time adds the item.
-                if s.waiting.get(&item) == Some(&at) {
-                    s.waiting.remove(&item);
-                    true
-                } else {
-                    false
-                }
-            };
-            if due {
-                queue.add(item);
-            }
-        });
+        delayed.by_item.insert(item.clone(), (at, seq));
+        delayed.by_time.insert((at, seq), (item, priority));
+        self.ensure_timer(&mut s);
+        drop(s);
+        if earliest.is_none_or(|e| at < e) {
+            self.inner.timer_wake.notify_one();
+        }
     }
 
-    /// Queues `item` after the delay the rate limiter gives it.
+    /// Starts the timer task unless it runs.
+    fn ensure_timer(&self, s: &mut State<T>) {
+        if s.timer.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let (weak, wake) = (Arc::downgrade(&self.inner), self.inner.timer_wake.clone());
+        s.timer = Some(tokio::spawn(run_timer(weak, wake)));
+    }
+
+    /// Queues `item` after the delay the rate limiter gives it (counted in
+    /// `workqueue_retries_total`).
     pub fn add_rate_limited(&self, item: T) {
+        self.add_rate_limited_with_priority(item, Priority::Normal);
+    }
+
+    /// As [`add_rate_limited`](Self::add_rate_limited), at `priority`.
+    pub fn add_rate_limited_with_priority(&self, item: T, priority: Priority) {
+        if let Some(m) = self.metrics() {
+            m.retries.inc();
+        }
         let delay = self.inner.limiter.when(&item);
-        self.add_after(item, delay);
+        self.add_after_with_priority(item, delay, priority);
     }
 
     /// Clears the rate limiter's history of `item` (call on success).
@@ -287,22 +501,25 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// Takes the next item, waiting for one; `None` once the queue is shut
     /// down and empty. Call [`done`](Self::done) when finished with it.
     pub async fn get(&self) -> Option<T> {
+        self.get_with_priority().await.map(|(item, _)| item)
+    }
+
+    /// As [`get`](Self::get), with the priority the item was queued at.
+    pub async fn get_with_priority(&self) -> Option<(T, Priority)> {
         loop {
             let notified = self.inner.items.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
                 let mut s = self.inner.state.lock();
-                if let Some(item) = s.queue.pop_front() {
-                    s.dirty.remove(&item);
-                    s.processing.insert(item.clone());
-                    let more = !s.queue.is_empty();
+                if let Some(taken) = s.take(self.metrics()) {
+                    let more = s.queued > 0;
                     drop(s);
                     if more {
                         // Pass the baton: a permit consumed by us may have been meant for another getter.
                         self.inner.items.notify_one();
                     }
-                    return Some(item);
+                    return Some(taken);
                 }
                 if s.shutting_down {
                     return None;
@@ -315,14 +532,18 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// Marks `item` as processed; if it was added meanwhile it is queued again.
     pub fn done(&self, item: &T) {
         let mut s = self.inner.state.lock();
-        s.processing.remove(item);
-        let requeue = s.dirty.contains(item);
-        if requeue {
-            s.queue.push_back(item.clone());
+        if let Some(started) = s.processing.remove(item)
+            && let Some(m) = self.metrics()
+        {
+            m.work_duration.observe(started.elapsed().as_secs_f64());
+        }
+        let requeue = s.dirty.get(item).copied();
+        if let Some(entry) = requeue {
+            s.push_live(item.clone(), entry.priority, entry.seq, self.metrics());
         }
         let idle = s.processing.is_empty();
         drop(s);
-        if requeue {
+        if requeue.is_some() {
             self.inner.items.notify_one();
         }
         if idle {
@@ -332,7 +553,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
 
     /// Number of queued items (not counting those processing or waiting).
     pub fn len(&self) -> usize {
-        self.inner.state.lock().queue.len()
+        self.inner.state.lock().queued
     }
 
     /// Whether no item is queued.
@@ -345,14 +566,43 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
         self.inner.state.lock().processing.len()
     }
 
+    /// Number of items waiting for a delay.
+    pub fn waiting(&self) -> usize {
+        self.inner.state.lock().delayed.by_item.len()
+    }
+
     /// Stops accepting items; `get` hands out what is queued, then `None`.
     /// Delayed items not yet due are dropped.
     pub fn shutdown(&self) {
         let mut s = self.inner.state.lock();
         s.shutting_down = true;
-        s.waiting.clear();
+        s.delayed.by_time.clear();
+        s.delayed.by_item.clear();
         drop(s);
         self.inner.items.notify_waiters();
+        self.inner.timer_wake.notify_one();
+    }
+
+    /// Stops accepting items and drops every queued one (and the delayed
+    /// ones, and re-adds of items in flight); `get` returns `None` at once.
+    /// Items in flight are unaffected ([`done`](Self::done) still applies).
+    /// Returns how many queued items were dropped.
+    pub fn shutdown_discarding(&self) -> usize {
+        let mut s = self.inner.state.lock();
+        s.shutting_down = true;
+        let dropped = s.dirty.len();
+        if let Some(m) = self.metrics() {
+            m.depth.dec_by(i64::try_from(s.queued).unwrap_or(i64::MAX));
+        }
+        s.queued = 0;
+        s.dirty.clear();
+        s.lanes = Default::default();
+        s.delayed.by_time.clear();
+        s.delayed.by_item.clear();
+        drop(s);
+        self.inner.items.notify_waiters();
+        self.inner.timer_wake.notify_one();
+        dropped
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
@@ -371,6 +621,41 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
                 return;
             }
             idle.await;
+        }
+    }
+}
+
+/// The timer task of a queue: moves due delayed items into the queue,
+/// sleeps until the next deadline or a wake-up, and ends when the queue is
+/// shut down or dropped.
+async fn run_timer<T: Clone + Eq + Hash + Send + Sync + 'static>(queue: Weak<Inner<T>>, wake: Arc<Notify>) {
+    loop {
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let next = {
+            let Some(inner) = queue.upgrade() else { return };
+            let mut s = inner.state.lock();
+            if s.shutting_down {
+                return;
+            }
+            let woke = s.release_due(Instant::now(), inner.metrics.get());
+            let next = s.delayed.by_time.first_key_value().map(|(k, _)| k.0);
+            drop(s);
+            if woke {
+                // A getter taking one passes the baton for the rest.
+                inner.items.notify_one();
+            }
+            next
+        };
+        match next {
+            Some(at) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(at) => {}
+                    () = &mut notified => {}
+                }
+            }
+            None => notified.await,
         }
     }
 }
@@ -537,5 +822,144 @@ mod tests {
         drain.await.unwrap();
         assert!(drained.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(q.get().await, None);
+    }
+    #[tokio::test]
+    async fn higher_priorities_first_fifo_within_and_promotion() {
+        let q = queue();
+        q.add_with_priority("low-1", Priority::Low);
+        q.add_with_priority("low-2", Priority::Low);
+        q.add_with_priority("low-3", Priority::Low);
+        q.add("normal-1");
+        q.add_with_priority("high", Priority::High);
+        q.add("low-2"); // promoted
+        q.add_with_priority("normal-1", Priority::Low); // never demoted
+        assert_eq!(q.len(), 5, "a promotion is not a second item");
+        let mut order = Vec::new();
+        while let Some((item, priority)) = q.inner.state.lock().take(None) {
+            order.push((item, priority));
+        }
+        assert_eq!(
+            order,
+            [
+                ("high", Priority::High),
+                ("normal-1", Priority::Normal),
+                ("low-2", Priority::Normal),
+                ("low-1", Priority::Low),
+                ("low-3", Priority::Low),
+            ]
+        );
+        assert_eq!(q.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_re_add_while_processing_keeps_its_highest_priority() {
+        let q = queue();
+        q.add_with_priority("a", Priority::Low);
+        q.add_with_priority("b", Priority::Low);
+        let (item, _) = q.get_with_priority().await.unwrap();
+        assert_eq!(item, "a");
+        q.add_with_priority("a", Priority::Low);
+        q.add("a");
+        q.done(&"a");
+        assert_eq!(q.get_with_priority().await, Some(("a", Priority::Normal)), "ahead of b");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delayed_items_come_due_in_time_order_with_one_timer() {
+        let q = WorkQueue::<u32>::new();
+        for i in (0..1000u32).rev() {
+            q.add_after(i, Duration::from_millis(u64::from(i) + 1));
+        }
+        assert_eq!(q.waiting(), 1000);
+        assert_eq!(q.len(), 0);
+        let start = Instant::now();
+        for i in 0..1000u32 {
+            assert_eq!(q.get().await, Some(i));
+            assert_eq!(start.elapsed(), Duration::from_millis(u64::from(i) + 1));
+            q.done(&i);
+        }
+        assert_eq!(q.waiting(), 0);
+        // An earlier deadline added while the timer sleeps on a later one wakes it.
+        q.add_after(1, Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let start = Instant::now();
+        q.add_after(2, Duration::from_secs(1));
+        assert_eq!(q.get().await, Some(2));
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delayed_add_keeps_the_higher_priority() {
+        let q = queue();
+        q.add_after_with_priority("a", Duration::from_secs(1), Priority::Low);
+        q.add_after_with_priority("a", Duration::from_secs(2), Priority::High);
+        q.add_with_priority("b", Priority::Normal);
+        while q.len() < 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(q.get_with_priority().await, Some(("a", Priority::High)), "due after 1 s, at the higher priority");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_discarding_drops_queued_delayed_and_re_added_items() {
+        let q = queue();
+        q.add("a");
+        q.add("b");
+        q.add("c");
+        q.add_after("d", Duration::from_secs(1));
+        let a = q.get().await.unwrap();
+        q.add("a"); // re-added while processing
+        assert_eq!(q.shutdown_discarding(), 3, "b, c and the re-add of a");
+        assert_eq!(q.get().await, None, "nothing handed out after");
+        q.done(&a);
+        assert_eq!(q.len(), 0, "the re-add was dropped");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(q.len(), 0, "the delayed item was dropped");
+        assert_eq!(q.processing(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropping_the_queue_ends_its_timer_task() {
+        let q = queue();
+        q.add_after("a", Duration::from_secs(3600));
+        let timer = q.inner.state.lock().timer.take().unwrap();
+        drop(q);
+        tokio::time::timeout(Duration::from_secs(1), timer).await.expect("the timer task ends").unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn metrics_follow_adds_gets_retries_and_work() {
+        use crate::metrics::{WorkQueueMetrics, test_util::value};
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = WorkQueueMetrics::register(&mut registry);
+        let q = queue();
+        q.add("early"); // before the metrics: counted in the depth, not in the adds
+        let q = q.with_metrics("test", &metrics);
+        q.add("a");
+        q.add("a");
+        q.add_with_priority("a", Priority::High); // a promotion is not an add
+        let v = |series: &str| value(&registry, series).unwrap_or_else(|| panic!("{series} missing"));
+        assert_eq!(v("workqueue_depth{name=\"test\"}"), 2.0);
+        assert_eq!(v("workqueue_adds_total{name=\"test\"}"), 1.0);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let a = q.get().await.unwrap();
+        assert_eq!(a, "a");
+        assert_eq!(v("workqueue_depth{name=\"test\"}"), 1.0);
+        assert_eq!(v("workqueue_queue_duration_seconds_count{name=\"test\"}"), 1.0);
+        assert!((v("workqueue_queue_duration_seconds_sum{name=\"test\"}") - 0.02).abs() < 1e-9);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!((v("workqueue_unfinished_work_seconds{name=\"test\"}") - 0.5).abs() < 1e-9);
+        assert!((v("workqueue_longest_running_processor_seconds{name=\"test\"}") - 0.5).abs() < 1e-9);
+        q.add_rate_limited(a);
+        q.done(&a);
+        assert_eq!(v("workqueue_work_duration_seconds_count{name=\"test\"}"), 1.0);
+        assert_eq!(v("workqueue_unfinished_work_seconds{name=\"test\"}"), 0.0);
+        assert_eq!(v("workqueue_retries_total{name=\"test\"}"), 1.0);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(v("workqueue_adds_total{name=\"test\"}"), 2.0, "the retry came due");
+        assert_eq!(q.shutdown_discarding(), 2);
+        assert_eq!(v("workqueue_depth{name=\"test\"}"), 0.0);
+        drop(q);
+        assert!(value(&registry, "workqueue_unfinished_work_seconds{name=\"test\"}").is_none(), "gone with the queue");
     }
 }

@@ -12,7 +12,7 @@ use kube::{
 };
 use serde::de::DeserializeOwned;
 
-use crate::store::{Change, Store};
+use crate::store::{Change, Store, Writer};
 
 /// A function applied to every object before it is stored (e.g. strip managedFields).
 pub type TransformFn<K> = Arc<dyn Fn(&mut K) + Send + Sync>;
@@ -78,30 +78,40 @@ where
 /// swap yields `Added`/`Updated`/`Deleted { final_state_unknown: true }`
 /// deltas against what was cached before. The store is marked synced after
 /// the first `InitDone`.
+///
+/// The reflector owns the cache's [`Writer`]: nothing else changes the
+/// cache, so every change becomes a delta.
 pub struct Reflector<K> {
-    store: Store<K>,
+    writer: Writer<K>,
     transform: Option<TransformFn<K>>,
     buffer: Option<Vec<K>>,
+    rejected: usize,
 }
 
 impl<K> Debug for Reflector<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reflector")
-            .field("store", &self.store)
+            .field("store", &self.writer)
             .field("listing", &self.buffer.as_ref().map(Vec::len))
             .finish()
     }
 }
 
 impl<K: Resource + 'static> Reflector<K> {
-    /// A reflector writing into `store`, applying `transform` to every object first.
-    pub fn new(store: Store<K>, transform: Option<TransformFn<K>>) -> Self {
-        Self { store, transform, buffer: None }
+    /// A reflector writing through `writer`, applying `transform` to every object first.
+    pub fn new(writer: Writer<K>, transform: Option<TransformFn<K>>) -> Self {
+        Self { writer, transform, buffer: None, rejected: 0 }
     }
 
-    /// The store written to.
+    /// The cache written to (reader side).
     pub fn store(&self) -> &Store<K> {
-        &self.store
+        &self.writer
+    }
+
+    /// How many listed objects were rejected (an index function panicked on
+    /// them) since the last call; resets the count.
+    pub fn take_rejected(&mut self) -> usize {
+        std::mem::take(&mut self.rejected)
     }
 
     fn transformed(&self, mut obj: K) -> K {
@@ -125,23 +135,26 @@ impl<K: Resource + 'static> Reflector<K> {
             }
             watcher::Event::InitDone => {
                 let listed = self.buffer.take().unwrap_or_default();
-                let initial = !self.store.has_synced();
-                let deltas = self
-                    .store
-                    .replace(listed)
-                    .into_iter()
-                    .map(|change| match change {
+                let initial = !self.writer.has_synced();
+                let mut deltas = Vec::new();
+                for change in self.writer.replace(listed) {
+                    deltas.push(match change {
                         Change::Added(obj) => Delta::Added { obj, is_in_initial_list: initial },
                         Change::Updated { old, new } => Delta::Updated { old, new },
                         Change::Removed(obj) => Delta::Deleted { obj, final_state_unknown: true },
-                    })
-                    .collect();
-                self.store.mark_synced();
+                        Change::Rejected(key) => {
+                            tracing::error!(%key, "an index function panicked on a listed object; not cached");
+                            self.rejected += 1;
+                            continue;
+                        }
+                    });
+                }
+                self.writer.mark_synced();
                 deltas
             }
             watcher::Event::Apply(obj) => {
                 let new = Arc::new(self.transformed(obj));
-                match self.store.upsert_arc(new.clone()) {
+                match self.writer.upsert_arc(new.clone()) {
                     None => vec![Delta::Added { obj: new, is_in_initial_list: false }],
                     Some(old) => vec![Delta::Updated { old, new }],
                 }
@@ -150,7 +163,7 @@ impl<K: Resource + 'static> Reflector<K> {
                 let obj = self.transformed(obj);
                 // Even an object never cached (created and deleted while we
                 // relisted) reaches handlers once, with its final state.
-                self.store.delete(&obj);
+                self.writer.delete(&obj);
                 vec![Delta::Deleted { obj: Arc::new(obj), final_state_unknown: false }]
             }
         }
@@ -198,9 +211,10 @@ mod tests {
 
     #[test]
     fn initial_list_watch_and_relist() {
-        let store = Store::<ConfigMap>::new();
+        let writer = Writer::<ConfigMap>::new();
+        let store = writer.as_reader();
         let strip: TransformFn<ConfigMap> = Arc::new(|c: &mut ConfigMap| c.metadata.managed_fields = None);
-        let mut r = Reflector::new(store.clone(), Some(strip));
+        let mut r = Reflector::new(writer, Some(strip));
 
         assert!(r.apply(Event::Init).is_empty());
         assert!(r.apply(Event::InitApply(cm("a", "1"))).is_empty());

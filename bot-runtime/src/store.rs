@@ -1,8 +1,10 @@
-//! A thread-safe, indexed cache of `Arc<K>` keyed by `namespace/name` (client-go's `Indexer`).
+//! A thread-safe, indexed cache of `Arc<K>` keyed by `namespace/name` (client-go's `Indexer`),
+//! split into a read handle ([`Store`]) and the reflector's [`Writer`].
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     fmt,
+    panic::AssertUnwindSafe,
     str::FromStr,
     sync::Arc,
 };
@@ -89,7 +91,7 @@ pub fn namespace_index_fn<K: Resource>() -> IndexFn<K> {
     Arc::new(|obj: &K| obj.meta().namespace.iter().filter(|ns| !ns.is_empty()).cloned().collect())
 }
 
-/// One change a writer operation made to a [`Store`].
+/// One change a [`Writer`] operation made to a cache.
 #[derive(Debug)]
 pub enum Change<K> {
     /// A key that was absent now holds `new`.
@@ -101,8 +103,11 @@ pub enum Change<K> {
         /// What is stored now.
         new: Arc<K>,
     },
-    /// The object was removed (it was absent from a [`Store::replace`]).
+    /// The object was removed (it was absent from a [`Writer::replace`]).
     Removed(Arc<K>),
+    /// A listed object was not stored: an index function panicked on it
+    /// (in a [`Writer::replace`]). Whatever was stored under its key stays.
+    Rejected(ObjectKey),
 }
 
 impl<K> Clone for Change<K> {
@@ -111,9 +116,16 @@ impl<K> Clone for Change<K> {
             Self::Added(o) => Self::Added(o.clone()),
             Self::Updated { old, new } => Self::Updated { old: old.clone(), new: new.clone() },
             Self::Removed(o) => Self::Removed(o.clone()),
+            Self::Rejected(key) => Self::Rejected(key.clone()),
         }
     }
 }
+
+/// An index: index value -> keys.
+type Index = HashMap<String, HashSet<ObjectKey>>;
+
+/// An object's values in each index: (index name, values).
+type IndexValues = Vec<(String, Vec<String>)>;
 
 struct Inner<K> {
     items: HashMap<ObjectKey, Arc<K>>,
@@ -164,18 +176,35 @@ impl<K> Inner<K> {
         index
     }
 
-    fn rebuild_index(&mut self, name: &str) {
-        let Some(f) = self.indexers.get(name).cloned() else { return };
-        let index = Self::build_index(&self.items, &f);
-        self.indices.insert(name.to_string(), index);
+    /// Every index, from each object's precomputed index values.
+    fn build_indices(&self, values: HashMap<ObjectKey, IndexValues>) -> HashMap<String, Index> {
+        let mut indices: HashMap<String, Index> = self.indexers.keys().map(|n| (n.clone(), Index::new())).collect();
+        for (key, values) in values {
+            for (name, values) in values {
+                let index = indices.entry(name).or_default();
+                for value in values {
+                    index.entry(value).or_default().insert(key.clone());
+                }
+            }
+        }
+        indices
     }
 }
 
-/// A thread-safe indexed cache of `Arc<K>`; clones share the same cache.
+/// The reader side of a cache: a thread-safe, indexed set of `Arc<K>`;
+/// clones share the same cache.
 ///
-/// Readers ([`get`](Self::get), [`list`](Self::list), [`by_index`](Self::by_index), ...)
-/// see a consistent state; the writer operations ([`replace`](Self::replace),
-/// [`upsert`](Self::upsert), [`delete`](Self::delete)) are meant for the reflector.
+/// This is what informers, listers and users hold: [`get`](Self::get),
+/// [`list`](Self::list), [`by_index`](Self::by_index), ... see a consistent
+/// state. It cannot change the cached objects: only the [`Writer`] (owned by
+/// the reflector, see [`Writer::as_reader`]) can, so every change goes
+/// through the informer and reaches its event handlers (kube-runtime's
+/// `reflector::store::{Store, Writer}` split).
+///
+/// [`add_indexer`](Self::add_indexer) is allowed on a reader: an index is a
+/// view over the objects, not a change to them, and may be added at any time
+/// (client-go's `AddIndexers`).
+///
 /// Indexes are maintained incrementally (index value -> set of keys). The
 /// [`NAMESPACE_INDEX`] is always present. Objects are shared read-only: never
 /// mutate a cached object, clone it.
@@ -200,30 +229,69 @@ impl<K> fmt::Debug for Store<K> {
     }
 }
 
-impl<K: Resource + 'static> Default for Store<K> {
+/// The writer side of a cache: the only handle that changes the cached
+/// objects. One owner (the reflector of an informer); not `Clone`. Readers
+/// come from [`as_reader`](Self::as_reader).
+///
+/// ```
+/// use bot_runtime::store::Writer;
+/// # use k8s_openapi::api::core::v1::ConfigMap;
+/// let writer = Writer::<ConfigMap>::new();
+/// let reader = writer.as_reader();
+/// writer.upsert(ConfigMap::default());
+/// assert_eq!(reader.len(), 1);
+/// ```
+pub struct Writer<K> {
+    store: Store<K>,
+}
+
+impl<K> fmt::Debug for Writer<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Writer").field(&self.store).finish()
+    }
+}
+
+/// A writer reads its own cache.
+impl<K> std::ops::Deref for Writer<K> {
+    type Target = Store<K>;
+    fn deref(&self) -> &Store<K> {
+        &self.store
+    }
+}
+
+impl<K: Resource + 'static> Default for Writer<K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<K: Resource + 'static> Store<K> {
-    /// An empty store with the [`NAMESPACE_INDEX`].
+impl<K: Resource + 'static> Writer<K> {
+    /// An empty cache with the [`NAMESPACE_INDEX`], not synced.
     pub fn new() -> Self {
         let mut indexers: HashMap<String, IndexFn<K>> = HashMap::new();
         indexers.insert(NAMESPACE_INDEX.to_string(), namespace_index_fn::<K>());
         let indices = HashMap::from([(NAMESPACE_INDEX.to_string(), HashMap::new())]);
-        Self { inner: Arc::new(RwLock::new(Inner { items: HashMap::new(), indexers, indices, synced: false })) }
+        let inner = Inner { items: HashMap::new(), indexers, indices, synced: false };
+        Self { store: Store { inner: Arc::new(RwLock::new(inner)) } }
     }
 
-    /// Writer: inserts or replaces an object; returns what was stored before.
+    /// A reader of this cache (cheap; readers share the cache).
+    pub fn as_reader(&self) -> Store<K> {
+        self.store.clone()
+    }
+
+    /// Inserts or replaces an object; returns what was stored before.
     pub fn upsert(&self, obj: K) -> Option<Arc<K>> {
         self.upsert_arc(Arc::new(obj))
     }
 
-    /// Writer: as [`upsert`](Self::upsert), for an object already in an `Arc`.
+    /// As [`upsert`](Self::upsert), for an object already in an `Arc`.
+    ///
+    /// Index functions run first: if one panics, the store is left as it
+    /// was and the panic propagates.
     pub fn upsert_arc(&self, obj: Arc<K>) -> Option<Arc<K>> {
         let key = ObjectKey::from_object(obj.as_ref());
-        let mut inner = self.inner.write();
+        let mut inner = self.store.inner.write();
         let new_values = inner.index_values(&obj);
         let old_values = inner.items.get(&key).map(|old| inner.index_values(old));
         // No user code below: the update is all or nothing.
@@ -235,67 +303,85 @@ impl<K: Resource + 'static> Store<K> {
         old
     }
 
-    /// Writer: removes the object with the same key as `obj`; returns what was stored.
+    /// Removes the object with the same key as `obj`; returns what was stored.
     pub fn delete(&self, obj: &K) -> Option<Arc<K>> {
         self.delete_key(&ObjectKey::from_object(obj))
     }
 
-    /// Writer: removes the object under `key`; returns what was stored.
+    /// Removes the object under `key`; returns what was stored.
     pub fn delete_key(&self, key: &ObjectKey) -> Option<Arc<K>> {
-        let mut inner = self.inner.write();
+        let mut inner = self.store.inner.write();
         let values = inner.index_values(inner.items.get(key)?);
         let old = inner.items.remove(key)?;
         inner.index_remove(key, values);
         Some(old)
     }
 
-    /// Writer: atomically swaps the whole content for `objects` (a relist) and
+    /// Atomically swaps the whole content for `objects` (a relist) and
     /// returns the changes: keys new to the store are [`Change::Added`], objects
     /// whose `resourceVersion` differs (or that have none) are
     /// [`Change::Updated`], keys no longer present are [`Change::Removed`].
     /// Unchanged objects keep their old `Arc` and produce no change.
+    ///
+    /// A listed object on which an index function panics is
+    /// [`Change::Rejected`] (what was stored under its key stays) rather
+    /// than failing the whole list, so one bad object cannot keep an
+    /// informer from syncing.
     pub fn replace(&self, objects: Vec<K>) -> Vec<Change<K>> {
-        let mut inner = self.inner.write();
+        let mut inner = self.store.inner.write();
         // Work on a copy of the map (of `Arc`s): nothing changes until the end.
         let mut old_items = inner.items.clone();
         let mut changes = Vec::new();
         let mut items = HashMap::with_capacity(objects.len());
+        let mut values = HashMap::with_capacity(objects.len());
         for obj in objects {
             let key = ObjectKey::from_object(&obj);
-            let stored = match old_items.remove(&key) {
-                None => {
-                    let new = Arc::new(obj);
-                    changes.push(Change::Added(new.clone()));
-                    new
+            let old = old_items.remove(&key);
+            let rv = obj.meta().resource_version.as_deref();
+            if let Some(old) = &old
+                && rv.is_some()
+                && rv == old.meta().resource_version.as_deref()
+            {
+                items.insert(key, old.clone());
+                continue;
+            }
+            let new = Arc::new(obj);
+            match std::panic::catch_unwind(AssertUnwindSafe(|| inner.index_values(&new))) {
+                Ok(v) => {
+                    values.insert(key.clone(), v);
+                    changes.push(match old {
+                        None => Change::Added(new.clone()),
+                        Some(old) => Change::Updated { old, new: new.clone() },
+                    });
+                    items.insert(key, new);
                 }
-                Some(old) => {
-                    let rv = obj.meta().resource_version.as_deref();
-                    if rv.is_some() && rv == old.meta().resource_version.as_deref() {
-                        old
-                    } else {
-                        let new = Arc::new(obj);
-                        changes.push(Change::Updated { old, new: new.clone() });
-                        new
+                Err(_) => {
+                    changes.push(Change::Rejected(key.clone()));
+                    if let Some(old) = old {
+                        items.insert(key, old);
                     }
                 }
-            };
-            items.insert(key, stored);
+            }
         }
-        // Indexes are built aside and swapped in with the items, so a
-        // panicking index function leaves the store as it was.
-        let indices: HashMap<_, _> =
-            inner.indexers.iter().map(|(name, f)| (name.clone(), Inner::build_index(&items, f))).collect();
+        // Kept objects passed every index function when they were stored.
+        for (key, obj) in &items {
+            if !values.contains_key(key) {
+                values.insert(key.clone(), inner.index_values(obj));
+            }
+        }
+        inner.indices = inner.build_indices(values);
         inner.items = items;
-        inner.indices = indices;
         changes.extend(old_items.into_values().map(Change::Removed));
         changes
     }
 
-    /// Writer: marks the store as holding a complete list.
+    /// Marks the cache as holding a complete list.
     pub fn mark_synced(&self) {
-        self.inner.write().synced = true;
+        self.store.inner.write().synced = true;
     }
+}
 
+impl<K: Resource + 'static> Store<K> {
     /// Whether the first complete list has been stored.
     pub fn has_synced(&self) -> bool {
         self.inner.read().synced
@@ -368,13 +454,19 @@ impl<K: Resource + 'static> Store<K> {
         names
     }
 
-    /// Adds (or replaces) named indexes; allowed at any time: indexes are
-    /// computed over the objects already cached.
+    /// Adds (or replaces) named indexes; allowed at any time and on any
+    /// reader: indexes are computed over the objects already cached. An
+    /// index is a view, not a change of the objects, so handlers see no event.
+    ///
+    /// Each index is built before it is installed: if an index function
+    /// panics here, the panic propagates to the caller and the store keeps
+    /// its previous indexes.
     pub fn add_indexers(&self, indexers: impl IntoIterator<Item = (String, IndexFn<K>)>) {
         let mut inner = self.inner.write();
         for (name, f) in indexers {
+            let index = Inner::build_index(&inner.items, &f);
             inner.indexers.insert(name.clone(), f);
-            inner.rebuild_index(&name);
+            inner.indices.insert(name, index);
         }
     }
 
@@ -426,7 +518,7 @@ mod tests {
 
     #[test]
     fn upsert_get_delete_and_namespace_index() {
-        let s = Store::<ConfigMap>::new();
+        let s = Writer::<ConfigMap>::new();
         assert!(s.upsert(cm("a", "x", "web", "1")).is_none());
         s.upsert(cm("a", "y", "db", "1"));
         s.upsert(cm("b", "x", "web", "1"));
@@ -445,7 +537,7 @@ mod tests {
 
     #[test]
     fn custom_index_follows_updates() {
-        let s = Store::<ConfigMap>::new();
+        let s = Writer::<ConfigMap>::new();
         s.add_indexer("app", app_index());
         s.upsert(cm("a", "x", "web", "1"));
         s.upsert(cm("a", "y", "web", "1"));
@@ -459,7 +551,7 @@ mod tests {
 
     #[test]
     fn add_indexers_after_items_exist_recomputes() {
-        let s = Store::<ConfigMap>::new();
+        let s = Writer::<ConfigMap>::new();
         s.upsert(cm("a", "x", "web", "1"));
         s.upsert(cm("b", "y", "db", "1"));
         assert!(s.by_index("app", "web").is_err());
@@ -471,7 +563,7 @@ mod tests {
 
     #[test]
     fn a_panicking_index_function_leaves_the_store_unchanged() {
-        let s = Store::<ConfigMap>::new();
+        let s = Writer::<ConfigMap>::new();
         s.add_indexer("app", app_index());
         s.upsert(cm("a", "one", "web", "1"));
         s.add_indexer(
@@ -483,7 +575,18 @@ mod tests {
         );
         let bad = cm("a", "one", "db", "bad");
         assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.upsert(bad.clone()))).is_err());
-        assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.replace(vec![bad.clone()]))).is_err());
+        // A relist rejects the one object and keeps what was stored under its key.
+        let changes = s.replace(vec![bad.clone(), cm("a", "two", "web", "1")]);
+        let summary: Vec<String> = changes
+            .iter()
+            .map(|c| match c {
+                Change::Added(o) => format!("added {}", ObjectKey::from_object(o.as_ref())),
+                Change::Rejected(key) => format!("rejected {key}"),
+                _ => "other".to_string(),
+            })
+            .collect();
+        assert_eq!(summary, ["rejected a/one", "added a/two"]);
+        s.delete_key(&ObjectKey::new(Some("a"), "two"));
         let kept = s.get_by(Some("a"), "one").unwrap();
         assert_eq!(kept.metadata.resource_version.as_deref(), Some("1"));
         assert_eq!(s.by_index("app", "web").unwrap().len(), 1);
@@ -492,8 +595,21 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_index_function_added_late_leaves_the_indexes_unchanged() {
+        let s = Writer::<ConfigMap>::new();
+        s.upsert(cm("a", "one", "web", "1"));
+        let reader = s.as_reader();
+        let bad: IndexFn<ConfigMap> = Arc::new(|_: &ConfigMap| panic!("index function panics"));
+        let added = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.add_indexer("bad", bad)));
+        assert!(added.is_err(), "the panic reaches the caller of add_indexer");
+        assert_eq!(reader.index_names(), [NAMESPACE_INDEX], "not installed");
+        s.upsert(cm("a", "two", "web", "1"));
+        assert_eq!(reader.len(), 2, "later writes are not affected");
+    }
+
+    #[test]
     fn replace_reports_changes_and_reindexes() {
-        let s = Store::<ConfigMap>::new();
+        let s = Writer::<ConfigMap>::new();
         s.add_indexer("app", app_index());
         s.upsert(cm("a", "keep", "web", "1"));
         s.upsert(cm("a", "change", "web", "1"));
@@ -512,6 +628,7 @@ mod tests {
                     new.metadata.resource_version.as_deref().unwrap()
                 ),
                 Change::Removed(o) => format!("removed {}", o.metadata.name.as_deref().unwrap()),
+                Change::Rejected(key) => format!("rejected {key}"),
             })
             .collect();
         summary.sort();
@@ -521,6 +638,6 @@ mod tests {
         assert_eq!(names(s.by_index("app", "db").unwrap()), ["a/change"]);
         assert!(!s.has_synced());
         s.mark_synced();
-        assert!(s.clone().has_synced(), "clones share state");
+        assert!(s.as_reader().has_synced(), "readers share state");
     }
 }

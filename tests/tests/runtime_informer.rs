@@ -123,7 +123,7 @@ async fn late_handler_gets_cached_objects_then_live_events() -> Result<()> {
     assert_eq!(initial, ["add x true", "add y true"]);
 
     let (late_log, late) = recorder();
-    let id = informer.add_event_handler(late);
+    let late_handler = informer.add_event_handler(late);
     api.create(&PostParams::default(), &configmap("z", &[("suite", "late")], "1")?).await?;
     let log = log_len(&late_log, 3, "synthetic adds then the live add").await?;
     let (mut synthetic, live) = (log[..2].to_vec(), log[2..].to_vec());
@@ -131,8 +131,8 @@ async fn late_handler_gets_cached_objects_then_live_events() -> Result<()> {
     assert_eq!(synthetic, ["add x true", "add y true"], "cached objects first");
     assert_eq!(live, ["add z false"], "then live events, no duplicate");
 
-    assert!(informer.remove_event_handler(id));
-    assert!(!informer.remove_event_handler(id));
+    assert!(informer.remove_event_handler(&late_handler));
+    assert!(!informer.remove_event_handler(late_handler.id()));
     api.delete("x", &DeleteParams::default()).await?;
     log_len(&early_log, 4, "the delete at the remaining handler").await?;
     assert_eq!(early_log.lock().unwrap()[2..], ["add z false", "delete x false"]);
