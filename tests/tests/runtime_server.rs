@@ -93,7 +93,7 @@ async fn serves_metrics_health_and_readiness_that_flips_then_shuts_down_graceful
 }
 
 #[tokio::test]
-async fn readiness_follows_a_real_informer_and_a_follower_is_ready() -> Result<()> {
+async fn readiness_follows_a_real_informer_and_passes_for_follower_and_leader() -> Result<()> {
     let env = TestEnv::start().await?;
     let api: Api<ConfigMap> = Api::namespaced(env.client(), env.namespace());
     let informer = Arc::new(SharedIndexInformer::new(api, InformerConfig::new()));
@@ -117,6 +117,21 @@ async fn readiness_follows_a_real_informer_and_a_follower_is_ready() -> Result<(
     eventually("/readyz to pass", || async { Ok((get(addr, "/readyz").await?.0 == 200).then_some(())) }).await?;
     assert_eq!(get(addr, "/metrics").await?.0, 404, "no registry configured");
 
+    // Leading is ready too.
+    let gate = elector.gate();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(elector.run(
+        async {
+            let _ = stopped.await;
+        },
+        |leadership| async move { leadership.cancelled().await },
+    ));
+    tokio::time::timeout(common::TIMEOUT, gate.wait_for_leadership()).await?;
+    let (status, _, body) = get(addr, "/readyz?verbose").await?;
+    assert_eq!((status, body.as_str()), (200, "[+]configmaps ok\n[+]leader-election ok\nreadyz check passed\n"));
+
+    let _ = stop.send(());
+    running.await?;
     informer.shutdown().await;
     server.abort();
     Ok(())
