@@ -107,21 +107,47 @@ impl fmt::Debug for DynamicSharedInformer {
 
 impl DynamicSharedInformer {
     /// The informer (add handlers and indexers, run, wait for sync).
+    ///
+    /// ```no_run
+    /// # fn demo(bots: &bot_runtime::dynamic::DynamicSharedInformer) {
+    /// bots.informer().add_event_handler(bot_runtime::HandlerFuncs::new().on_delete(|bot: &std::sync::Arc<kube::api::DynamicObject>, _| {
+    ///     println!("gone: {:?}", bot.metadata.name);
+    /// }));
+    /// # }
+    /// ```
     pub fn informer(&self) -> &Arc<SharedIndexInformer<DynamicObject>> {
         &self.informer
     }
 
     /// A lister over the informer's cache.
+    ///
+    /// ```no_run
+    /// # fn demo(bots: &bot_runtime::dynamic::DynamicSharedInformer) {
+    /// let all = bots.lister().list(&Default::default());
+    /// # }
+    /// ```
     pub fn lister(&self) -> DynamicLister {
         DynamicLister::new(self.informer.store(), self.resource.clone())
     }
 
     /// The resource (group, version, kind, plural) informed on.
+    ///
+    /// ```no_run
+    /// # fn demo(bots: &bot_runtime::dynamic::DynamicSharedInformer) {
+    /// assert_eq!(bots.api_resource().kind, "Bot");
+    /// # }
+    /// ```
     pub fn api_resource(&self) -> &ApiResource {
         &self.resource
     }
 
     /// Whether the kind is namespaced.
+    ///
+    /// ```no_run
+    /// # fn demo(bots: &bot_runtime::dynamic::DynamicSharedInformer) {
+    /// let scope = if bots.is_namespaced() { "namespaced" } else { "cluster" };
+    /// # }
+    /// ```
     pub fn is_namespaced(&self) -> bool {
         self.namespaced
     }
@@ -230,11 +256,23 @@ impl DynamicInformerFactory {
     }
 
     /// The client.
+    ///
+    /// ```no_run
+    /// # fn demo(factory: bot_runtime::dynamic::DynamicInformerFactory) {
+    /// let client = factory.client().clone();
+    /// # }
+    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }
 
     /// The namespace watched, if restricted.
+    ///
+    /// ```no_run
+    /// # fn demo(factory: bot_runtime::dynamic::DynamicInformerFactory) {
+    /// assert_eq!(factory.with_namespace("default").namespace(), Some("default"));
+    /// # }
+    /// ```
     pub fn namespace(&self) -> Option<&str> {
         self.namespace.as_deref()
     }
@@ -428,31 +466,68 @@ impl DynamicLister {
     }
 
     /// The underlying store.
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) {
+    /// let cached = lister.store().len();
+    /// # }
+    /// ```
     pub fn store(&self) -> &Store<DynamicObject> {
         &self.store
     }
 
     /// The resource listed.
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) {
+    /// let plural = &lister.api_resource().plural;
+    /// # }
+    /// ```
     pub fn api_resource(&self) -> &ApiResource {
         &self.resource
     }
 
     /// Every cached object whose labels match `selector` (in no particular order).
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) {
+    /// let team_a: kube::core::Selector = [("team", "a")].into_iter().collect();
+    /// let objs = lister.list(&team_a);
+    /// # }
+    /// ```
     pub fn list(&self, selector: &Selector) -> Vec<Arc<DynamicObject>> {
         matching(self.store.list(), selector)
     }
 
     /// A lister restricted to `namespace` (`""`: every namespace).
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) {
+    /// let in_default = lister.namespaced("default");
+    /// # }
+    /// ```
     pub fn namespaced(&self, namespace: &str) -> DynamicNamespaceLister {
         DynamicNamespaceLister { lister: self.clone(), namespace: namespace.to_string() }
     }
 
-    /// Gets a cluster-scoped object by name.
+    /// Gets a cluster-scoped object by name; `NotFound` when not cached.
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) -> Result<(), bot_runtime::lister::Error> {
+    /// let crd = lister.get("bots.botops.dev")?;
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, name: &str) -> lister::Result<Arc<DynamicObject>> {
         self.store.get_by(None, name).ok_or_else(|| not_found(&self.resource, None, name))
     }
 
     /// The objects filed under `value` in the index `index`.
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) -> Result<(), bot_runtime::lister::Error> {
+    /// let in_default = lister.by_index(bot_runtime::NAMESPACE_INDEX, "default")?;
+    /// # Ok(()) }
+    /// ```
     pub fn by_index(&self, index: &str, value: &str) -> lister::Result<Vec<Arc<DynamicObject>>> {
         Ok(self.store.by_index(index, value)?)
     }
@@ -473,12 +548,24 @@ pub struct DynamicNamespaceLister {
 
 impl DynamicNamespaceLister {
     /// The namespace.
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) {
+    /// assert_eq!(lister.namespaced("default").namespace(), "default");
+    /// # }
+    /// ```
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
     /// The objects of this namespace whose labels match `selector`, via the
     /// namespace index; the namespace `""` means all namespaces.
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) {
+    /// let everything_in_default = lister.namespaced("default").list(&Default::default());
+    /// # }
+    /// ```
     pub fn list(&self, selector: &Selector) -> Vec<Arc<DynamicObject>> {
         if self.namespace.is_empty() {
             return self.lister.list(selector);
@@ -491,6 +578,16 @@ impl DynamicNamespaceLister {
     }
 
     /// Gets an object of this namespace by name; `NotFound` when not cached.
+    ///
+    /// ```no_run
+    /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) -> Result<(), bot_runtime::lister::Error> {
+    /// match lister.namespaced("default").get("greeter") {
+    ///     Ok(bot) => println!("{}", bot.data["spec"]),
+    ///     Err(e) if e.is_not_found() => println!("no such bot"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn get(&self, name: &str) -> lister::Result<Arc<DynamicObject>> {
         let lister = &self.lister;
         lister

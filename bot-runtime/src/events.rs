@@ -63,6 +63,16 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(6 * 60);
 pub const DEFAULT_CAPACITY: usize = 4096;
 
 /// Errors of the event recorder.
+///
+/// ```no_run
+/// # use bot_runtime::events::{EventRecorder, EventType, Error};
+/// # async fn demo(recorder: EventRecorder, r: k8s_openapi::api::core::v1::ObjectReference) {
+/// // Events are best effort: log and carry on.
+/// if let Err(Error::Create(e) | Error::Series(e)) = recorder.publish(&r, EventType::Normal, "Applied", "").await {
+///     eprintln!("event not recorded: {e}");
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Creating the Event failed (rejected, or the API was unreachable).
@@ -131,7 +141,18 @@ struct Inner {
 /// Publishes Events, aggregating repeats into series (see the [module docs](self)).
 ///
 /// Cheap to clone; clones share the aggregation cache, so give every
-/// reconcile a clone of one recorder.
+/// reconcile a clone of one recorder (two recorders aggregate separately).
+///
+/// ```no_run
+/// # use bot_runtime::events::{EventRecorder, EventType};
+/// # use kube::Resource;
+/// # async fn demo(client: kube::Client, cm: k8s_openapi::api::core::v1::ConfigMap) -> Result<(), bot_runtime::events::Error> {
+/// let recorder = EventRecorder::new(client, "bot-operator");
+/// for _ in 0..5 {
+///     recorder.publish(&cm.object_ref(&()), EventType::Normal, "Applied", "up to date").await?;
+/// } // one Event, series.count 5
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct EventRecorder {
     inner: Arc<Inner>,
@@ -218,6 +239,13 @@ impl EventRecorder {
     }
 
     /// The reporter.
+    ///
+    /// ```no_run
+    /// # fn demo(client: kube::Client) {
+    /// let recorder = bot_runtime::EventRecorder::new(client, "bot-operator");
+    /// assert_eq!(recorder.reporter().controller, "bot-operator");
+    /// # }
+    /// ```
     pub fn reporter(&self) -> &Reporter {
         &self.inner.reporter
     }

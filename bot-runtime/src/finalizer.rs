@@ -47,6 +47,19 @@ use serde_json::Value;
 use crate::controller::Action;
 
 /// What the reconcile passed to [`finalizer`] is asked to do.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use bot_runtime::finalizer::Event;
+/// # use k8s_openapi::api::core::v1::ConfigMap;
+/// fn describe(event: &Event<ConfigMap>) -> &'static str {
+///     match event {
+///         Event::Apply(_) => "make the world match the object",
+///         Event::Cleanup(_) => "undo it before the object goes",
+///     }
+/// }
+/// assert_eq!(describe(&Event::Cleanup(Arc::new(ConfigMap::default()))), "undo it before the object goes");
+/// ```
 #[derive(Debug)]
 pub enum Event<K> {
     /// The object lives and carries our finalizer: make the world match it.
@@ -59,6 +72,12 @@ pub enum Event<K> {
 }
 
 /// Errors of [`finalizer`]; `E` is the reconcile's own error.
+///
+/// ```
+/// # use bot_runtime::finalizer::Error;
+/// let err: Error<std::io::Error> = Error::CleanupFailed(std::io::Error::other("bucket busy"));
+/// assert_eq!(err.to_string(), "failed to clean up object: bucket busy");
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error<E> {
     /// The reconcile failed on [`Event::Apply`].

@@ -74,6 +74,17 @@ pub use prometheus_client;
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Errors of the operator server.
+///
+/// ```no_run
+/// # use bot_runtime::server::{Error, OperatorServer};
+/// # async fn demo() {
+/// match OperatorServer::builder().bind("0.0.0.0:8080".parse().unwrap()).build().listen().await {
+///     Err(Error::Bind { addr, source }) => eprintln!("port taken? {addr}: {source}"),
+///     Err(e) => eprintln!("{e}"),
+///     Ok(listening) => println!("listening on {}", listening.local_addr()),
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// [`OperatorServer::listen`] was called without an address.
@@ -97,6 +108,12 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A readiness check: `Ok(())` when ready, else why not.
+///
+/// ```
+/// # use std::sync::Arc;
+/// let check: bot_runtime::server::ReadinessCheck = Arc::new(|| Err("not yet".to_string()));
+/// assert_eq!(check(), Err("not yet".to_string()));
+/// ```
 pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// A prometheus-client [`Registry`] shared between the code that registers
@@ -128,16 +145,33 @@ impl From<Registry> for SharedRegistry {
 
 impl SharedRegistry {
     /// Shares `registry`.
+    ///
+    /// ```
+    /// # use bot_runtime::server::{SharedRegistry, prometheus_client::registry::Registry};
+    /// let shared = SharedRegistry::new(Registry::with_prefix("bot_operator"));
+    /// ```
     pub fn new(registry: Registry) -> Self {
         registry.into()
     }
 
     /// Runs `f` on the registry, e.g. to register metrics; returns what `f` returns.
+    ///
+    /// ```
+    /// # use bot_runtime::server::{SharedRegistry, prometheus_client::metrics::counter::Counter};
+    /// let registry = SharedRegistry::default();
+    /// let applied = Counter::<u64>::default();
+    /// registry.with(|r| r.register("applied", "Objects applied", applied.clone()));
+    /// ```
     pub fn with<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
         f(&mut self.0.write())
     }
 
     /// The registry in the OpenMetrics text format.
+    ///
+    /// ```
+    /// let text = bot_runtime::server::SharedRegistry::default().encode();
+    /// assert_eq!(text, "# EOF\n");
+    /// ```
     pub fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.0.read()).expect("writing to a String cannot fail");
@@ -183,6 +217,11 @@ pub fn leadership(gate: LeaderGate) -> impl Fn() -> Result<(), String> + Send + 
 }
 
 /// Configures an [`OperatorServer`]; from [`OperatorServer::builder`].
+///
+/// ```
+/// # use bot_runtime::server::OperatorServer;
+/// let server = OperatorServer::builder().bind("127.0.0.1:9090".parse().unwrap()).readiness("ok", || Ok(())).build();
+/// ```
 #[derive(Default)]
 pub struct OperatorServerBuilder {
     addr: Option<SocketAddr>,
@@ -292,6 +331,14 @@ struct ServerState {
 }
 
 /// The operator's HTTP server (see the [module docs](self)).
+///
+/// ```no_run
+/// # use bot_runtime::server::OperatorServer;
+/// # async fn demo() -> Result<(), bot_runtime::server::Error> {
+/// let server = OperatorServer::builder().bind("0.0.0.0:8080".parse().unwrap()).build();
+/// server.serve(async { let _ = tokio::signal::ctrl_c().await; }).await
+/// # }
+/// ```
 pub struct OperatorServer {
     addr: Option<SocketAddr>,
     state: Arc<ServerState>,
@@ -381,6 +428,15 @@ impl OperatorServer {
 }
 
 /// A bound [`OperatorServer`], from [`OperatorServer::listen`].
+///
+/// ```no_run
+/// # use bot_runtime::server::OperatorServer;
+/// # async fn demo() -> Result<(), bot_runtime::server::Error> {
+/// let listening = OperatorServer::builder().bind("127.0.0.1:0".parse().unwrap()).build().listen().await?;
+/// let url = format!("http://{}/readyz", listening.local_addr());
+/// tokio::spawn(listening.serve(std::future::pending()));
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Listening {
     listener: TcpListener,
@@ -390,11 +446,28 @@ pub struct Listening {
 
 impl Listening {
     /// The address bound (the actual port when port 0 was asked for).
+    ///
+    /// ```no_run
+    /// # async fn demo(listening: bot_runtime::server::Listening) {
+    /// assert_ne!(listening.local_addr().port(), 0);
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
-    /// Serves until `shutdown` completes, then shuts down gracefully.
+    /// Serves until `shutdown` completes, then stops accepting connections
+    /// and waits for the requests in flight.
+    ///
+    /// ```no_run
+    /// # async fn demo(listening: bot_runtime::server::Listening) -> Result<(), bot_runtime::server::Error> {
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let server = tokio::spawn(listening.serve(async { let _ = stopped.await; }));
+    /// // ...
+    /// let _ = stop.send(());
+    /// server.await.expect("server task")?;
+    /// # Ok(()) }
+    /// ```
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         tracing::info!(addr = %self.local_addr, "operator server listening");
         axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await.map_err(Error::Serve)
