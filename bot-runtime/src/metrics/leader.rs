@@ -86,3 +86,27 @@ impl Collector for Observed {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::test_util::value;
+
+    #[test]
+    fn status_is_read_at_scrape_time() {
+        let mut registry = Registry::default();
+        let metrics = LeaderElectionMetrics::register(&mut registry);
+        let (tx, rx) = watch::channel(LeaderState::default());
+        metrics.observe("my-operator", rx);
+        let status = || value(&registry, "leader_election_master_status{name=\"my-operator\"}");
+        assert_eq!(status(), Some(0.0));
+        tx.send_modify(|s| {
+            s.is_leader = true;
+            s.acquisitions = 1;
+        });
+        assert_eq!(status(), Some(1.0));
+        assert_eq!(value(&registry, "leader_election_acquisitions_total{name=\"my-operator\"}"), Some(1.0));
+        tx.send_modify(|s| s.is_leader = false);
+        assert_eq!(status(), Some(0.0));
+    }
+}

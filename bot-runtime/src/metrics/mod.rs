@@ -128,6 +128,55 @@ fn workqueue_buckets() -> impl Iterator<Item = f64> {
 }
 
 #[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Controller, WorkQueue, metrics::test_util::value};
+
+    #[tokio::test]
+    async fn runtime_metrics_register_every_family_once() {
+        let mut registry = Registry::default();
+        let metrics = RuntimeMetrics::register(&mut registry);
+        let queue = WorkQueue::<u32>::new().with_metrics("q", &metrics);
+        queue.add(1);
+        let controller = Controller::new("c", queue.clone(), |_: u32| async { Ok::<_, String>(crate::Action::Done) })
+            .metrics(&metrics);
+        let run = tokio::spawn(controller.run(std::future::pending()));
+        while value(&registry, "controller_runtime_reconcile_total{controller=\"c\",result=\"success\"}") != Some(1.0) {
+            tokio::task::yield_now().await;
+        }
+        run.abort();
+        let _kind = metrics.informer.for_kind("v1/ConfigMap");
+        let text = encode(&registry);
+        let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
+        let mut unique = types.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(types.len(), unique.len(), "{text}");
+        for family in [
+            "workqueue_depth gauge",
+            "workqueue_adds counter",
+            "workqueue_queue_duration_seconds histogram",
+            "workqueue_work_duration_seconds histogram",
+            "workqueue_unfinished_work_seconds gauge",
+            "workqueue_longest_running_processor_seconds gauge",
+            "workqueue_retries counter",
+            "controller_runtime_reconcile counter",
+            "controller_runtime_reconcile_errors counter",
+            "controller_runtime_reconcile_time_seconds histogram",
+            "controller_runtime_active_workers gauge",
+            "reflector_lists counter",
+            "reflector_objects gauge",
+            "leader_election_master_status gauge",
+        ] {
+            assert!(types.contains(&format!("# TYPE {family}").as_str()), "{family} missing:\n{text}");
+        }
+        assert_eq!(value(&registry, "workqueue_adds_total{name=\"q\"}"), Some(1.0));
+        assert_eq!(value(&registry, "reflector_lists_total{kind=\"v1/ConfigMap\"}"), Some(0.0));
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
+
+#[cfg(test)]
 pub(crate) mod test_util {
     use prometheus_client::registry::Registry;
 
