@@ -757,16 +757,21 @@ async fn operator_owns_its_fields_by_apply() -> Result<()> {
     let f = Fixture::new(&env);
     f.secret("creds").await?;
     f.bot_with("owned", json!({ "credentialsSecret": "creds", "service": { "type": "NodePort" } })).await?;
-    let svc =
-        f.object::<Service>("owned", |s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("NodePort")).await?;
-    let managers: Vec<_> = svc
-        .metadata
-        .managed_fields
-        .iter()
-        .flatten()
-        .map(|m| (m.manager.clone().unwrap_or_default(), m.operation.clone().unwrap_or_default()))
-        .filter(|(m, _)| m.starts_with("bot-operator"))
-        .collect();
+    // Right after the create, the create's own entry briefly exists; then
+    // only the apply manager remains.
+    let managers = |s: &Service| -> Vec<(String, String)> {
+        s.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .map(|m| (m.manager.clone().unwrap_or_default(), m.operation.clone().unwrap_or_default()))
+            .filter(|(m, _)| m.starts_with("bot-operator"))
+            .collect()
+    };
+    let apply_only = [("bot-operator".to_string(), "Apply".to_string())];
+    let svc = f.object::<Service>("owned", |s| managers(s) == apply_only).await?;
+    assert_eq!(svc.spec.as_ref().and_then(|s| s.type_.as_deref()), Some("NodePort"));
+    let managers = managers(&svc);
     assert_eq!(managers, [("bot-operator".to_string(), "Apply".to_string())]);
 
     let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
@@ -820,6 +825,76 @@ async fn a_status_changed_by_another_writer_is_restored_once() -> Result<()> {
     assert_eq!(status_writes.len(), 1, "{status_writes:#?}");
     let after = bots.get_status("contested").await?.status.context("status")?;
     assert!(is(&after, "Audited", "True"), "the other writer's own condition stays: {after:?}");
+
+    operator.stop().await
+}
+
+/// `GET path` on `addr` over plain HTTP/1.0: (status, body).
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response.split(' ').nth(1).context("status line")?.parse()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// The operator serves `/healthz`, `/readyz` (informers synced, leadership
+/// within its deadline) and `/metrics` when given an address, and publishes
+/// Kubernetes Events for a Bot's transitions.
+#[tokio::test]
+async fn serves_probes_and_metrics_and_publishes_events() -> Result<()> {
+    let env = TestEnv::start().await?;
+    env.install_crds([Bot::crd(), Event::crd(), EventBinding::crd()]).await?;
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let ns = env.namespace().to_string();
+    let operator = Operator::start_with(env.client(), env.namespace(), |c| {
+        c.http_address = Some(addr);
+        c.leader_election = Some(
+            bot_runtime::leader::LeaderElectionConfig::new("bot-operator", &ns)
+                .identity("probe-test")
+                .lease_duration(Duration::from_secs(3))
+                .renew_deadline(Duration::from_secs(2))
+                .retry_period(Duration::from_millis(500)),
+        );
+    });
+    let healthz = eventually("/healthz answering", || async { Ok(http_get(addr, "/healthz").await.ok()) }).await?;
+    assert_eq!(healthz.0, 200, "{healthz:?}");
+    let (status, body) =
+        eventually("/readyz 200", || async { Ok(http_get(addr, "/readyz?verbose").await.ok().filter(|r| r.0 == 200)) })
+            .await?;
+    assert_eq!(status, 200);
+    for check in ["informer-bots", "informer-secrets", "leader-election"] {
+        assert!(body.contains(check), "{check} missing from {body}");
+    }
+    let (status, metrics) = http_get(addr, "/metrics").await?;
+    assert_eq!(status, 200);
+    assert!(metrics.ends_with("# EOF\n"), "OpenMetrics text: {metrics}");
+
+    let f = Fixture::new(&env);
+    f.bot("announced", "late", 1, 8080).await?;
+    f.bot_status("announced", "SecretNotFound", |s| is(s, "CredentialsFound", "False")).await?;
+    f.secret("late").await?;
+    f.bot_status("announced", "Applied", |s| is(s, "Applied", "True")).await?;
+    let events: Api<k8s_openapi::api::events::v1::Event> = f.api();
+    let seen = eventually("SecretNotFound and Applied Events about the Bot", || async {
+        let list = events.list(&Default::default()).await?;
+        let about_bot: Vec<(String, String, String)> = list
+            .items
+            .iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("announced"))
+            .map(|e| {
+                let kind = e.regarding.as_ref().and_then(|r| r.kind.clone()).unwrap_or_default();
+                (kind, e.type_.clone().unwrap_or_default(), e.reason.clone().unwrap_or_default())
+            })
+            .collect();
+        let has = |t: &str, r: &str| about_bot.iter().any(|(k, ty, re)| k == "Bot" && ty == t && re == r);
+        Ok((has("Warning", "SecretNotFound") && has("Normal", "Applied")).then_some(about_bot))
+    })
+    .await?;
+    eprintln!("events about the Bot: {seen:?}");
 
     operator.stop().await
 }

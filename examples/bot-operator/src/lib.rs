@@ -73,8 +73,10 @@ use bot_api::{
 };
 use bot_runtime::{
     Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, TypedClient,
+    events::{EventRecorder, EventType, Reporter},
     factory::KindScope,
     leader::{LeaderElectionConfig, LeaderElector, LeaderQueue},
+    server::{OperatorServer, SharedRegistry, informer_synced, leadership},
 };
 use futures::FutureExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -141,6 +143,13 @@ pub struct Config {
     /// reconciles; a new leader starts at once from a warm cache. The
     /// `bot-operator` binary turns it on by default.
     pub leader_election: Option<LeaderElectionConfig>,
+    /// Where to serve `/metrics`, `/healthz` and `/readyz` (default: not
+    /// served). `/readyz` passes once every informer has synced (and, with
+    /// leader election, while a leader is within its renew deadline).
+    pub http_address: Option<std::net::SocketAddr>,
+    /// The registry `/metrics` serves; the operator registers its own
+    /// metrics in it. Pass yours to add metrics of your own.
+    pub registry: SharedRegistry,
 }
 
 impl Default for Config {
@@ -152,6 +161,8 @@ impl Default for Config {
             missing_secret_retry: Duration::from_secs(60),
             conflict_retry: Duration::from_secs(30),
             leader_election: None,
+            http_address: None,
+            registry: SharedRegistry::default(),
         }
     }
 }
@@ -172,6 +183,8 @@ struct Context {
     /// `resourceVersion` that write replaced, to tell a lagging cache from
     /// a change by someone else.
     written: parking_lot::Mutex<std::collections::HashMap<String, (String, Option<String>)>>,
+    /// Kubernetes Events about Bots (their transitions).
+    recorder: EventRecorder,
     config: Config,
 }
 
@@ -185,7 +198,11 @@ fn owned_only(config: &mut kube::runtime::watcher::Config) {
 /// waits for their caches, then reconciles Bots with [`Config::workers`]
 /// workers. Returns early (with `Ok`) if `shutdown` completes while the
 /// caches are still syncing (for example while the CRDs are not installed).
-pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+pub async fn run(
+    client: Client,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let shutdown = shutdown.boxed().shared();
     // The cache keeps what reconciling needs: no managedFields anywhere, and
     // no credentials (the operator only checks that the Secret exists; pods
@@ -290,30 +307,38 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         services: factory.core().informer_for::<Service>().lister(),
         configmaps: factory.core().informer_for::<ConfigMap>().lister(),
         written: Default::default(),
+        recorder: EventRecorder::new(client.clone(), reporter(&config)),
         config: config.clone(),
     });
 
+    let elector = match config.leader_election.clone() {
+        Some(election) => Some(
+            LeaderElector::new(client.clone(), election)
+                .context("leader election")?
+                .on_started_leading(|| tracing::info!("leading: reconciling Bots"))
+                .on_stopped_leading(|| tracing::info!("not leading: standing by with warm caches"))
+                .on_new_leader(|holder| tracing::info!(%holder, "the lease is held")),
+        ),
+        None => None,
+    };
     factory.start();
-    tracing::info!(namespace = config.namespace.as_deref().unwrap_or("<all>"), "waiting for informer caches");
-    let mut synced = std::pin::pin!(factory.wait_for_cache_sync());
-    let synced = loop {
-        tokio::select! {
-            synced = &mut synced => break Some(synced),
-            () = shutdown.clone() => break None,
-            () = tokio::time::sleep(Duration::from_secs(15)) => {
-                tracing::warn!("informer caches not synced yet: are the CRDs installed (`bot-operator --print-crds`) and is the operator allowed to list and watch?");
+    let server = match config.http_address {
+        Some(addr) => {
+            let mut checks = readiness_checks(&factory);
+            if let Some(elector) = &elector {
+                checks.push(("leader-election", Box::new(leadership(elector.gate()))));
             }
+            Some(serve_http(addr, config.registry.clone(), checks, shutdown.clone()).await?)
         }
+        None => None,
     };
-    let Some(synced) = synced else {
-        factory.shutdown().await;
-        return Ok(());
-    };
-    if let Some((kind, _)) = synced.iter().find(|(_, ok)| !**ok) {
-        factory.shutdown().await;
-        anyhow::bail!("informer of {kind} did not sync");
+    match wait_for_caches(&factory, &config, shutdown.clone()).await {
+        Ok(Some(())) => {}
+        stopped_or_failed => {
+            factory.shutdown().await;
+            return stopped_or_failed.map(|_| ());
+        }
     }
-    tracing::info!(workers = config.workers, "caches synced");
 
     let bot_keys = {
         let bots = ctx.bots.clone();
@@ -324,13 +349,8 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
         let ctx = ctx.clone();
         Controller::new("bot", queue, move |key: ObjectKey| reconcile(ctx.clone(), key)).workers(workers)
     };
-    match config.leader_election.clone() {
-        Some(election) => {
-            let elector = LeaderElector::new(client.clone(), election)
-                .context("leader election")?
-                .on_started_leading(|| tracing::info!("leading: reconciling Bots"))
-                .on_stopped_leading(|| tracing::info!("not leading: standing by with warm caches"))
-                .on_new_leader(|holder| tracing::info!(%holder, "the lease is held"));
+    match elector {
+        Some(elector) => {
             tracing::info!(identity = %elector.config().identity, "caches synced; waiting for the lease");
             elector.run_controller(shutdown, queue, bot_keys, controller).await;
         }
@@ -339,9 +359,88 @@ pub async fn run(client: Client, config: Config, shutdown: impl Future<Output = 
             controller(term.queue().clone()).run(shutdown).await;
         }
     }
+    if let Some(server) = server {
+        let _ = server.await;
+    }
     factory.shutdown().await;
     tracing::info!("operator stopped");
     Ok(())
+}
+
+/// Who reports the operator's Events: `bot-operator`, instance `$POD_NAME`
+/// (else the leader-election identity, else the host name).
+fn reporter(config: &Config) -> Reporter {
+    let instance = std::env::var("POD_NAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| config.leader_election.as_ref().map(|e| e.identity.clone()));
+    match instance {
+        Some(instance) => Reporter { controller: FIELD_MANAGER.into(), instance: Some(instance) },
+        None => FIELD_MANAGER.into(),
+    }
+}
+
+type Check = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// One readiness check per informer: its cache has synced.
+fn readiness_checks(factory: &SharedInformerFactory) -> Vec<(&'static str, Check)> {
+    let botops = factory.botops().v1alpha1();
+    let core = factory.core();
+    vec![
+        ("informer-bots", Box::new(informer_synced(&botops.bots().informer()))),
+        ("informer-events", Box::new(informer_synced(&botops.events().informer()))),
+        ("informer-eventbindings", Box::new(informer_synced(&botops.event_bindings().informer()))),
+        ("informer-deployments", Box::new(informer_synced(&core.informer_for::<Deployment>()))),
+        ("informer-services", Box::new(informer_synced(&core.informer_for::<Service>()))),
+        ("informer-configmaps", Box::new(informer_synced(&core.informer_for::<ConfigMap>()))),
+        ("informer-secrets", Box::new(informer_synced(&core.metadata_informer_for::<Secret>()))),
+    ]
+}
+
+/// Binds `addr` (an error if it cannot) and serves `/metrics`, `/healthz`
+/// and `/readyz` on a task until `shutdown`.
+async fn serve_http(
+    addr: std::net::SocketAddr,
+    registry: SharedRegistry,
+    checks: Vec<(&'static str, Check)>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut builder = OperatorServer::builder().bind(addr).registry(registry);
+    for (name, check) in checks {
+        builder = builder.readiness(name, check);
+    }
+    let listening = builder.build().listen().await.with_context(|| format!("serving HTTP on {addr}"))?;
+    Ok(tokio::spawn(async move {
+        if let Err(e) = listening.serve(shutdown).await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    }))
+}
+
+/// Waits until every informer has synced: `Some(())`, or `None` when
+/// `shutdown` came first; an error when an informer stopped unsynced.
+async fn wait_for_caches(
+    factory: &SharedInformerFactory,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<Option<()>> {
+    tracing::info!(namespace = config.namespace.as_deref().unwrap_or("<all>"), "waiting for informer caches");
+    let mut synced = std::pin::pin!(factory.wait_for_cache_sync());
+    let mut shutdown = std::pin::pin!(shutdown);
+    let synced = loop {
+        tokio::select! {
+            synced = &mut synced => break synced,
+            () = &mut shutdown => return Ok(None),
+            () = tokio::time::sleep(Duration::from_secs(15)) => {
+                tracing::warn!("informer caches not synced yet: are the CRDs installed (`bot-operator --print-crds`) and is the operator allowed to list and watch?");
+            }
+        }
+    };
+    if let Some((kind, _)) = synced.iter().find(|(_, ok)| !**ok) {
+        anyhow::bail!("informer of {kind} did not sync");
+    }
+    tracing::info!(workers = config.workers, "caches synced");
+    Ok(Some(()))
 }
 
 /// Whether an update changed more than the status: generation (spec),
@@ -695,6 +794,7 @@ async fn write_bot_status(ctx: &Context, bot: &Bot, status: BotStatus) -> anyhow
     if bot.status.as_ref().is_some_and(|actual| resources::status_holds(actual, &status)) {
         return Ok(());
     }
+    announce(ctx, bot, &status).await;
     let name = bot.metadata.name.as_deref().unwrap_or_default();
     let ns = bot.metadata.namespace.as_deref().unwrap_or_default();
     if let Some(ready) = status.conditions.iter().find(|c| c.type_ == READY) {
@@ -719,6 +819,38 @@ async fn write_bot_status(ctx: &Context, bot: &Bot, status: BotStatus) -> anyhow
         .await
         .with_context(|| format!("writing the status of Bot {ns}/{name}"))?;
     Ok(())
+}
+
+/// Publishes a Kubernetes Event (seen in `kubectl describe bot`) for each
+/// transition `status` makes: credentials missing, children taken by
+/// someone else or failing to apply (warnings), applied, ready. A failure to
+/// publish is logged, never fails the reconcile.
+async fn announce(ctx: &Context, bot: &Bot, status: &BotStatus) {
+    let before = bot.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default();
+    let changed = |type_: &str| {
+        let now = status.conditions.iter().find(|c| c.type_ == type_)?;
+        let was = before.iter().find(|c| c.type_ == type_);
+        (was.map(|c| (&c.status, &c.reason)) != Some((&now.status, &now.reason))).then_some(now)
+    };
+    let mut events = Vec::new();
+    if let Some(c) = changed(CREDENTIALS_FOUND).filter(|c| c.status == "False") {
+        events.push((EventType::Warning, c.reason.clone(), c.message.clone()));
+    }
+    if let Some(c) = changed(APPLIED) {
+        let type_ = if c.status == "True" { EventType::Normal } else { EventType::Warning };
+        if c.status == "True" || c.reason != "SecretNotFound" {
+            events.push((type_, c.reason.clone(), c.message.clone()));
+        }
+    }
+    if let Some(c) = changed(READY).filter(|c| c.status == "True") {
+        events.push((EventType::Normal, READY.to_string(), c.message.clone()));
+    }
+    let regarding = bot.object_ref(&());
+    for (type_, reason, note) in events {
+        if let Err(e) = ctx.recorder.publish(&regarding, type_, &reason, note).await {
+            tracing::warn!(bot = %regarding.name.as_deref().unwrap_or_default(), error = %e, "could not publish an Event");
+        }
+    }
 }
 
 /// Applies each binding's status (`events`, `eventCount`, `observedGeneration`) when it changed.

@@ -4,6 +4,7 @@
 //! ```text
 //! bot-operator [--namespace NS] [--workers N]    run the operator
 //!              [--no-leader-election] [--lease-namespace NS] [--lease-name NAME]
+//!              [--http-address ADDR|off]
 //! bot-operator --print-crds                       print the CRDs as YAML
 //! ```
 //!
@@ -11,6 +12,9 @@
 //! the holder of the Lease `bot-operator` (in `--lease-namespace`, default
 //! `$POD_NAMESPACE`, else the kubeconfig's namespace) reconciles. The
 //! identity is `$POD_NAME`, else the host name, plus a random suffix.
+//!
+//! `/metrics` (OpenMetrics), `/healthz` and `/readyz` are served on
+//! `--http-address` (default `0.0.0.0:8080`; `off` to disable).
 //!
 //! The operator installs nothing: apply `manifests/crds.yaml` first.
 
@@ -20,12 +24,13 @@ use anyhow::{Context, bail};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: bot-operator [--namespace NS] [--workers N] [--no-leader-election] \
-[--lease-namespace NS] [--lease-name NAME] | --print-crds | --help";
+[--lease-namespace NS] [--lease-name NAME] [--http-address ADDR|off] | --print-crds | --help";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut config = bot_operator::Config::default();
     let (mut leader_election, mut lease_namespace, mut lease_name) = (true, None, "bot-operator".to_string());
+    config.http_address = Some(([0, 0, 0, 0], 8080).into());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -38,6 +43,12 @@ async fn main() -> anyhow::Result<()> {
             "--no-leader-election" => leader_election = false,
             "--lease-namespace" => lease_namespace = Some(args.next().context(USAGE)?),
             "--lease-name" => lease_name = args.next().context(USAGE)?,
+            "--http-address" => {
+                config.http_address = match args.next().context(USAGE)?.as_str() {
+                    "off" => None,
+                    addr => Some(addr.parse().with_context(|| format!("--http-address {addr:?}"))?),
+                }
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return Ok(());
