@@ -387,9 +387,9 @@ fn readiness_checks(factory: &SharedInformerFactory) -> Vec<(&'static str, Check
     let botops = factory.botops().v1alpha1();
     let core = factory.core();
     vec![
-        ("informer-bots", Box::new(informer_synced(&botops.bots().informer()))),
-        ("informer-events", Box::new(informer_synced(&botops.events().informer()))),
-        ("informer-eventbindings", Box::new(informer_synced(&botops.event_bindings().informer()))),
+        ("informer-bots", Box::new(informer_synced(botops.bots().informer()))),
+        ("informer-events", Box::new(informer_synced(botops.events().informer()))),
+        ("informer-eventbindings", Box::new(informer_synced(botops.event_bindings().informer()))),
         ("informer-deployments", Box::new(informer_synced(&core.informer_for::<Deployment>()))),
         ("informer-services", Box::new(informer_synced(&core.informer_for::<Service>()))),
         ("informer-configmaps", Box::new(informer_synced(&core.informer_for::<ConfigMap>()))),
