@@ -18,17 +18,14 @@
 //! unless an address is configured ([`OperatorServerBuilder::bind_opt`]).
 //!
 //! ```no_run
-//! use std::sync::Arc;
-//! use bot_runtime::{InformerFactory, server::{OperatorServer, SharedRegistry, informer_synced}};
+//! use bot_runtime::{InformerFactory, metrics::RuntimeMetrics, server::{OperatorServer, SharedRegistry, informer_synced}};
 //! use k8s_openapi::api::core::v1::ConfigMap;
-//! use prometheus_client::{metrics::counter::Counter, registry::Registry};
 //!
 //! # async fn demo(client: kube::Client) -> Result<(), Box<dyn std::error::Error>> {
 //! let registry = SharedRegistry::default();
-//! let reconciles = Counter::<u64>::default();
-//! registry.with(|r| r.register("reconciles", "Reconciles run", reconciles.clone()));
+//! let metrics = registry.with(RuntimeMetrics::register); // workqueue_*, controller_runtime_*, informer_*, ...
 //!
-//! let factory = InformerFactory::new(client, None);
+//! let factory = InformerFactory::new(client, None).with_metrics(&metrics);
 //! let configmaps = factory.informer_for::<ConfigMap>();
 //! factory.start();
 //!
@@ -70,8 +67,8 @@ pub use axum;
 /// Re-exported: metrics are registered in its [`Registry`].
 pub use prometheus_client;
 
-/// The `Content-Type` of `/metrics`.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The `Content-Type` of `/metrics` (the same as [`metrics::CONTENT_TYPE`](crate::metrics::CONTENT_TYPE)).
+pub const OPENMETRICS_CONTENT_TYPE: &str = crate::metrics::CONTENT_TYPE;
 
 /// Errors of the operator server.
 ///
@@ -173,9 +170,7 @@ impl SharedRegistry {
     /// assert_eq!(text, "# EOF\n");
     /// ```
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.0.read()).expect("writing to a String cannot fail");
-        out
+        crate::metrics::encode(&self.0.read())
     }
 }
 
