@@ -67,6 +67,14 @@ until_ok() {
   echo "!! timed out waiting for: $1" >&2; return 1
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# GET http://127.0.0.1:$1$2 with bash alone; prints the body.
+http_get() {
+  local response
+  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$2" >&3
+  response=$(cat <&3); exec 3<&-
+  printf '%s\n' "${response#*$'\r\n\r\n'}"
+}
 holder() { k get lease -n botops-system bot-operator -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
 
 echo "== control plane up; kubeconfig: $kubeconfig"
@@ -81,15 +89,21 @@ k apply -f "$MANIFESTS/rbac.yaml"
 k apply --dry-run=server -f "$MANIFESTS/operator.yaml"
 
 echo "== starting two bot-operator replicas with leader election (logs: operator-a.log, operator-b.log)"
+port=18280
 for name in operator-a operator-b; do
+  port=$(free_port $(( port + 1 )))
   POD_NAME=$name RUST_LOG=${RUST_LOG:-info} "$BIN/bot-operator" --lease-namespace botops-system \
-    >"$dir/$name.log" 2>&1 &
+    --http-address "127.0.0.1:$port" >"$dir/$name.log" 2>&1 &
   pids+=($!)
-  declare "pid_${name//-/_}=$!"
+  declare "pid_${name//-/_}=$!" "port_${name//-/_}=$port"
 done
 until_ok 'test -n "$(holder)"'
 leader=$(holder); leader=${leader%%_*}
 echo "   the Lease bot-operator is held by: $(holder)"
+leader_port_var="port_${leader//-/_}"
+until_ok 'http_get "${!leader_port_var}" /readyz | grep -q "^ok"'
+echo "   $leader /readyz?verbose:"
+http_get "${!leader_port_var}" '/readyz?verbose' | sed 's/^/     /'
 
 echo "== applying the samples"
 k apply -f "$SAMPLES/"
@@ -167,6 +181,10 @@ echo "== scaling the Bot to 2 replicas; the new leader reconciles"
 k patch bot hello-bot --type merge -p '{"spec":{"replicas":2}}'
 until_ok 'test "$(k get deploy hello-bot -o jsonpath="{.spec.replicas}")" = 2'
 echo "   Deployment hello-bot replicas: $(k get deploy hello-bot -o jsonpath='{.spec.replicas}')"
+
+new_leader=$(holder | cut -d_ -f1); new_port_var="port_${new_leader//-/_}"
+echo "== some of $new_leader's /metrics"
+http_get "${!new_port_var}" /metrics | grep -E '^(workqueue_adds_total|controller_runtime_reconcile_total|leader_election_master_status)' | head -n 8 | sed 's/^/   /' || true
 
 echo "== stopping"
 for pid in "${pids[@]}"; do stop "$pid"; done
