@@ -27,7 +27,12 @@
 //! attributes (bot-derive uses it too, so the derive and the generator always
 //! agree); `emit` renders the model with `quote` and formats it with
 //! `prettyplease`.
+//!
+//! [`manifests`] writes what controller-gen writes: the CRDs, one YAML file
+//! each, and the RBAC roles from `#[rbac(...)]` markers in the operator's
+//! code (`bot-gen manifests` on the command line).
 
+pub mod manifests;
 pub mod model;
 
 #[cfg(feature = "emit")]

@@ -142,22 +142,6 @@ fn colliding_group_names_are_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn cli_prints_the_same_code_as_the_library() {
-    let input = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/bot-api/src");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bot-gen"))
-        .args(["--stdout", "--crate-root", input, input])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let expected = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/botops.rs")).unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
-
-    let usage = std::process::Command::new(env!("CARGO_BIN_EXE_bot-gen")).output().unwrap();
-    assert_eq!(usage.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&usage.stderr).contains("usage: bot-gen"));
-}
-
 fn render_src(name: &str, src: &str) -> Result<String, String> {
     let dir = std::env::temp_dir().join(format!("bot-gen-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
