@@ -16,7 +16,7 @@ GO_LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitMinor=36
 CONTROL_PLANE_DIR ?= target/control-plane
 
-.PHONY: testenv control-plane test demo fmt clippy clean-testenv bless release images
+.PHONY: testenv control-plane test demo fmt clippy clean-testenv bless manifests release images
 
 ## testenv: build the local control plane (etcd + kube-apiserver + kube-controller-manager) and kubectl.
 ## Go's build cache makes a second run take seconds.
@@ -45,6 +45,11 @@ demo: testenv
 bless: testenv
 	BLESS=1 TRYBUILD=overwrite KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) \
 		cargo test --workspace --all-features
+
+## manifests: regenerate the operator's CRDs (manifests/crds/) and RBAC (manifests/rbac.yaml, from its
+## #[rbac(...)] markers) with bot-gen; `cargo test` fails while the committed ones are stale.
+manifests:
+	BLESS=1 cargo test -p bot-operator --test manifests
 
 ## release: the release binaries the images package (bot-operator, bot-engine, platform-standin).
 release:

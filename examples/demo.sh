@@ -81,7 +81,7 @@ echo "== control plane up; kubeconfig: $kubeconfig"
 k version 2>/dev/null | grep -i server
 
 echo "== installing the CRDs"
-k apply -f "$MANIFESTS/crds.yaml"
+k apply -f "$MANIFESTS/crds/"
 k wait --for condition=Established --timeout=60s \
   crd/bots.botops.dev crd/events.botops.dev crd/eventbindings.botops.dev
 echo "== RBAC for the operator's ServiceAccount; the operator Deployment validated (server-side dry run)"

@@ -23,6 +23,7 @@
 //! `#[allow(deprecated)]` or made an error with `#![deny(deprecated)]`.
 
 mod expand;
+mod rbac;
 mod resource;
 
 /// Derives a custom resource root type from a spec struct or enum. See the
@@ -48,4 +49,24 @@ pub fn derive_custom_resource(input: proc_macro::TokenStream) -> proc_macro::Tok
 pub fn derive_resource(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     resource::expand(&input).into()
+}
+
+/// Marks the permissions the code next to it needs, for `bot-gen manifests`
+/// (controller-gen's `+kubebuilder:rbac` marker). Expands to the item
+/// unchanged; misspelt keys and verbs are compile errors. On functions,
+/// modules, impls, consts, ...:
+///
+/// ```text
+/// #[bot_derive::rbac(groups = "apps", resources = "deployments", verbs = ["get", "list", "watch"])]
+/// #[bot_derive::rbac(groups = "coordination.k8s.io", resources = "leases", verbs = ["get", "update"],
+///                    resource_names = "my-operator", namespace = "my-system")]
+/// async fn reconcile() {}
+/// ```
+///
+/// Keys: `groups` (`""` is the core group), `resources`, `verbs`,
+/// `resource_names`, `namespace` (a Role there instead of the ClusterRole),
+/// `urls` (non-resource URLs); each takes a string or an array of strings.
+#[proc_macro_attribute]
+pub fn rbac(args: proc_macro::TokenStream, item: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    rbac::expand(args.into(), item.into()).into()
 }
