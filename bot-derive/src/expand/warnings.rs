@@ -6,17 +6,18 @@
 //! an error (`#![deny(deprecated)]`).
 
 use bot_gen::model::ResourceModel;
-use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
 
 pub(crate) fn emit(m: &ResourceModel) -> TokenStream {
     m.warnings
         .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let name = format_ident!("bot_derive_warning_{}_{}", m.root_ident, i);
+        .map(|w| {
+            let name = format_ident!("kube_attribute");
             let note = &w.message;
-            let used = quote_spanned!(w.span=> #name);
+            // The use carries the key's span: rustc reports lints at spans
+            // of the user's code, not at spans of a macro's own tokens.
+            let used = Ident::new(&name.to_string(), w.span);
             quote! {
                 const _: () = {
                     #[deprecated(note = #note)]

@@ -32,11 +32,7 @@ pub enum ComplexEnum {
     Normal(NormalEnum),
 
     /// Documentation on the Hardcore variant
-    Hardcore {
-        hard: String,
-        core: NormalEnum,
-        without_description: NormalEnumWithoutDescriptions,
-    },
+    Hardcore { hard: String, core: NormalEnum, without_description: NormalEnumWithoutDescriptions },
 }
 
 /// An untagged enum with a nested enum inside

@@ -26,3 +26,4 @@ mod plurals;
 mod resource;
 mod schema;
 mod subresource;
+mod tuple_spec;

@@ -56,7 +56,10 @@ use bot_side::{Bucket, BucketFields, Crate, CrateFields, Shard};
 fn no_spec_serializes_fields_at_the_root() {
     let bucket = Bucket::new("blobs", BucketFields { name: "blobs".into(), region: Some("eu-west-1".into()) });
     assert_eq!(serde_json::to_value(&bucket).unwrap(), expected!("no_spec.no_spec_serializes_fields_at_the_root"));
-    let kube = kube_side::Bucket::new("blobs", kube_side::BucketFields { name: "blobs".into(), region: Some("eu-west-1".into()) });
+    let kube = kube_side::Bucket::new(
+        "blobs",
+        kube_side::BucketFields { name: "blobs".into(), region: Some("eu-west-1".into()) },
+    );
     assert_eq!(serde_json::to_value(&bucket).unwrap(), serde_json::to_value(&kube).unwrap());
 }
 
@@ -107,7 +110,10 @@ fn no_spec_hoists_properties_into_the_crd_schema() {
 fn no_spec_hoists_validations_onto_the_root_schema() {
     let crd = assert_same_crd!(self::Shard);
     let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
-    assert_eq!(schema["x-kubernetes-validations"], expected!("no_spec.no_spec_hoists_validations_onto_the_root_schema"));
+    assert_eq!(
+        schema["x-kubernetes-validations"],
+        expected!("no_spec.no_spec_hoists_validations_onto_the_root_schema")
+    );
     assert_eq!(
         schema.pointer("/properties/replicas/x-kubernetes-validations").unwrap(),
         &expected!("no_spec.no_spec_hoists_validations_onto_the_root_schema.1")

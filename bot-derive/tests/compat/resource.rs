@@ -1,11 +1,11 @@
 //! kube-derive 5.0.0 `tests/resource.rs`: `#[derive(Resource)]` inherits
 //! the `Resource` impl of an existing kind.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{
     ByteString,
     api::core::v1::{ConfigMap, Secret},
 };
-use kube::api::ObjectMeta;
 
 mod bot_side {
     use super::*;

@@ -4,9 +4,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 #[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
-#[kube(group = "Bad Group", version = "one", kind = "Foo", plural = "FOOS",
-    printcolumn(name = "X", type = "text", json_path = ".spec.x"),
-    scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.replicas"))]
+#[kube(group = "ui.example.com", group = "other.example.com", version = "v1", kind = "Foo", root = "1Foo",
+    printcolumn(name = "X", type = "string", json_pth = ".spec.x"),
+    scale(spec_replicas_path = ".spec.replicas"), schema = "Derived", nmespaced)]
 #[genclient(only_verbs(get), skip_verbs(get))]
 pub struct FooSpec {
     pub replicas: i32,

@@ -145,12 +145,13 @@ impl Draft {
 }
 
 /// The model from what was read; placeholders where a required key is
-/// missing or bad, `None` when the root type cannot be named.
+/// missing or bad, `None` when the root type cannot be named (or would take
+/// the spec type's name).
 fn build(input: &DeriveInput, Parts(d): Parts, genclient: genclient::GenClient, span: Span) -> Option<ResourceModel> {
     let valid_ident = |s: &str| syn::parse_str::<syn::Ident>(s).is_ok();
     let kind = d.kind.map(|k| k.value()).filter(|k| valid_ident(k));
     let root = d.root.map(|r| r.value()).filter(|r| valid_ident(r));
-    let root_name = root.or_else(|| kind.clone())?;
+    let root_name = root.or_else(|| kind.clone()).filter(|r| input.ident != r)?;
     let kind = kind.unwrap_or_else(|| root_name.clone());
     let (singular, plural) =
         default_names(&kind, d.singular.map(|s| s.value()).as_deref(), d.plural.map(|s| s.value()).as_deref());
