@@ -227,7 +227,7 @@ fn write_rewrites_only_what_changed_and_check_names_stale_files() {
     assert!(stale[1].ends_with("example.com_gadgets.yaml is no longer generated"), "{stale:?}");
 
     let third = operator_with(&dir, &["widgets"]).write().unwrap();
-    assert_eq!(third.changed, [rbac.clone()]);
+    assert_eq!(third.changed, std::slice::from_ref(&rbac));
     assert_eq!(third.removed, [dir.0.join("out/crds/example.com_gadgets.yaml")]);
     operator_with(&dir, &["widgets"]).check().unwrap();
     std::fs::remove_file(&rbac).unwrap();

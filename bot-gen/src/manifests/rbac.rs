@@ -133,6 +133,9 @@ impl Names {
 /// (namespace, group, resource)
 type Target = (Option<String>, String, String);
 
+/// (namespace, group, names, verbs): the resources sharing them share a rule.
+type Shared = (Option<String>, String, Names, BTreeSet<String>);
+
 /// Merges markers into minimal rules: verbs of the same group, resource and
 /// names are merged; a permission another one already grants (a named one
 /// under an unrestricted one, any verb under `*`) is dropped; resources of
@@ -159,8 +162,7 @@ pub fn merge<'a>(markers: impl IntoIterator<Item = &'a RbacMarker>) -> Rbac {
             }
         }
     }
-    // (namespace, group, names, verbs) -> resources
-    let mut shared: BTreeMap<(Option<String>, String, Names, BTreeSet<String>), BTreeSet<String>> = BTreeMap::new();
+    let mut shared: BTreeMap<Shared, BTreeSet<String>> = BTreeMap::new();
     for ((ns, group, resource), verbs) in grants {
         let star = verbs.get("*").cloned();
         let mut by_names: BTreeMap<Names, BTreeSet<String>> = BTreeMap::new();

@@ -65,13 +65,13 @@ pub mod resources;
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
-use bot_derive::rbac;
 use bot_api::{
     clientset::Clientset,
     informers::SharedInformerFactory,
     listers::botops_v1alpha1::{BotLister, EventBindingLister, EventLister},
     v1alpha1::{Bot, BotStatus, Event, EventBinding, EventBindingStatus},
 };
+use bot_derive::rbac;
 use bot_runtime::{
     Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, TypedClient,
     events::{EventRecorder, EventType, Reporter},
