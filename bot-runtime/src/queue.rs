@@ -387,17 +387,19 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// [`RuntimeMetrics`](crate::metrics::RuntimeMetrics).
     #[must_use]
     pub fn with_metrics(self, name: impl Into<String>, metrics: impl AsRef<WorkQueueMetrics>) -> Self {
-        let inner: Arc<dyn QueueProbe> = self.inner.clone();
-        let probe = Arc::downgrade(&inner);
-        drop(inner);
         let name = name.into();
-        let state = self.inner.state.lock();
-        if self.inner.metrics.get().is_none() {
-            let handles = metrics.as_ref().queue(&name, probe);
-            handles.depth.inc_by(i64::try_from(state.queued).unwrap_or(i64::MAX));
-            let _ = self.inner.metrics.set(handles);
-        } else {
+        if self.inner.metrics.get().is_some() {
             tracing::warn!(queue = %name, "this work queue already has metrics; ignored");
+            return self;
+        }
+        let inner: Arc<dyn QueueProbe> = self.inner.clone();
+        let handles = metrics.as_ref().queue(&name, Arc::downgrade(&inner));
+        drop(inner);
+        // Under the state lock, where every depth change happens: items
+        // queued before now are counted once.
+        let state = self.inner.state.lock();
+        if self.inner.metrics.set(handles.clone()).is_ok() {
+            handles.depth.inc_by(i64::try_from(state.queued).unwrap_or(i64::MAX));
         }
         drop(state);
         self
