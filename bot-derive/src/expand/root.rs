@@ -338,3 +338,31 @@ pub(crate) fn extras(m: &ResourceModel) -> TokenStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cel` emits kube-derive 5's `validate_cel` / `validate_cel_update`
+    /// (running them needs kube's `cel` feature, not built here).
+    #[test]
+    fn cel_emits_kube_derives_methods() {
+        let input: DeriveInput = syn::parse_quote! {
+            #[kube(group = "clux.dev", version = "v1", kind = "CelTest", namespaced, cel,
+                   validation = "self.spec.replicas <= self.spec.maxReplicas")]
+            struct CelTestSpec { replicas: i32 }
+        };
+        let m = bot_gen::model::parse_resource(&input).unwrap();
+        let code = root_type(&input, &m).to_string();
+        let squash = |s: &str| s.split_whitespace().collect::<String>();
+        let code = squash(&code);
+        for expected in [
+            "pubfnvalidate_cel(&self)->::core::result::Result<(),::kube::core::cel::ValidationErrors>{::kube::core::cel::validate_cel(self)}",
+            "pubfnvalidate_cel_update(&self,old:&Self)->::core::result::Result<(),::kube::core::cel::ValidationErrors>{::kube::core::cel::validate_cel_update(self,old)}",
+            "::kube::KubeSchema",
+            "#[x_kube(validation=\"self.spec.replicas <= self.spec.maxReplicas\",)]",
+        ] {
+            assert!(code.contains(&squash(expected)), "{expected}\nnot in\n{code}");
+        }
+    }
+}

@@ -325,7 +325,7 @@ properties:
         assert_eq!(bar.spec.bars, 5);
         assert!(!(&Probe::<MyBar>(PhantomData)).is_json_schema());
         assert!(!(&Probe::<Bar>(PhantomData)).is_json_schema());
-        assert!((&Probe::<u32>(PhantomData)).is_json_schema());
+        assert!(Probe::<u32>(PhantomData).is_json_schema());
         let crd = assert_same_crd!(self::Bar);
         assert!(crd["spec"]["versions"][0]["schema"].get("openAPIV3Schema").is_none());
         for v in Bar::crd_with_manual_schema().spec.versions {
