@@ -7,7 +7,7 @@ use std::{
 
 use crate::{
     Error, Result,
-    emit::{self, Resource},
+    emit::{self, Resource, TypeTable},
     model::{ResourceModel, parse_resource},
 };
 
@@ -120,6 +120,12 @@ impl Config {
     /// Reads every input and returns the resources, sorted by group,
     /// version and kind.
     pub fn load(&self) -> Result<Vec<Resource>> {
+        self.load_with_types().map(|(resources, _)| resources)
+    }
+
+    /// [`load`](Self::load), with every struct and enum of the inputs (for
+    /// the apply configurations of the types specs and statuses use).
+    fn load_with_types(&self) -> Result<(Vec<Resource>, TypeTable)> {
         let rerun = self.emit_rerun.unwrap_or_else(|| Self::manifest_dir().is_some());
         let root = self.resolve(self.crate_root.as_deref().unwrap_or(Path::new("src")));
         let mut files = Vec::new();
@@ -138,6 +144,7 @@ impl Config {
             }
         }
         let mut resources = Vec::new();
+        let mut types = TypeTable::default();
         for (file, module) in files {
             let module = match module {
                 Some(m) => m,
@@ -150,7 +157,7 @@ impl Config {
                     file.display()
                 )));
             }
-            resources.extend(load_file(&file, &module)?);
+            resources.extend(load_file(&file, &module, &mut types)?);
         }
         resources.sort_by(|a, b| {
             (&a.model.group, &a.model.version, &a.model.kind).cmp(&(&b.model.group, &b.model.version, &b.model.kind))
@@ -164,17 +171,18 @@ impl Config {
                 )));
             }
         }
-        Ok(resources)
+        Ok((resources, types))
     }
 
     /// Generates the code as a string (formatted, `@generated`).
     pub fn render(&self) -> Result<String> {
-        self.render_resources(&self.load()?)
+        let (resources, types) = self.load_with_types()?;
+        self.render_resources(&resources, &types)
     }
 
-    fn render_resources(&self, resources: &[Resource]) -> Result<String> {
+    fn render_resources(&self, resources: &[Resource], types: &TypeTable) -> Result<String> {
         let runtime = self.runtime_path.clone().unwrap_or_else(|| "::bot_runtime".into());
-        emit::render(resources, &self.group_names, &runtime)
+        emit::render(resources, types, &self.group_names, &runtime)
     }
 
     /// Generates and writes `OUT_DIR/bot_gen.rs`, only if its content changed.
@@ -183,9 +191,9 @@ impl Config {
             Some(d) => self.resolve(d),
             None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
         };
-        let resources = self.load()?;
+        let (resources, types) = self.load_with_types()?;
         let kinds = resources.iter().map(|r| format!("{}/{}", r.model.api_version(), r.model.kind)).collect();
-        let code = self.render_resources(&resources)?;
+        let code = self.render_resources(&resources, &types)?;
         std::fs::create_dir_all(&out_dir).map_err(|source| Error::Io { path: out_dir.clone(), source })?;
         let path = out_dir.join(OUTPUT_FILE);
         let changed = std::fs::read_to_string(&path).map(|old| old != code).unwrap_or(true);
@@ -230,12 +238,13 @@ fn module_path(root: &Path, file: &Path) -> Result<String> {
     Ok(parts.join("::"))
 }
 
-fn load_file(path: &Path, module: &str) -> Result<Vec<Resource>> {
+fn load_file(path: &Path, module: &str, types: &mut TypeTable) -> Result<Vec<Resource>> {
     let src = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let file = syn::parse_file(&src).map_err(|e| {
         let start = e.span().start();
         Error::Syntax { path: path.to_path_buf(), line: start.line, column: start.column + 1, message: e.to_string() }
     })?;
+    types.add(&file.items, module);
     let mut out = Vec::new();
     collect(&file.items, path, module, &mut out)?;
     Ok(out)

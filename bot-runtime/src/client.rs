@@ -2,6 +2,30 @@
 //!
 //! Generated clientsets are thin wrappers around this type that expose only
 //! the verbs a type allows; the behaviour lives here once.
+//!
+//! # One style
+//!
+//! Every verb takes its arguments in the same order, **what it acts on
+//! (a name or an object), then the body, then kube's parameter type**, like
+//! client-go's `Verb(ctx, obj-or-name, [body,] options)`:
+//!
+//! | verb | call |
+//! |---|---|
+//! | create, update, update_status | `create(&obj, &PostParams)` |
+//! | get | `get(name)`, `get_opt(name)` |
+//! | list, watch | `list(&ListParams)`, `watch(&WatchParams, resource_version)` |
+//! | delete, delete_collection | `delete(name, &DeleteParams)`, `delete_collection(&DeleteParams, &ListParams)` |
+//! | patch, patch_status | `patch(name, &Patch<P>, &PatchParams)`; shorthands `merge_patch(name, &body, &PatchParams)`, `json_patch(name, &ops, &PatchParams)` |
+//! | apply, apply_status | `apply(&config, &PatchParams::apply("manager"))`: a typed [`ApplyConfiguration`] that names its object |
+//! | apply_raw, apply_status_raw | `apply_raw(name, &any_serialize, &PatchParams)`: the untyped escape hatch |
+//! | other types or subresources | `get_as(Target::Subresource(name, "scale"))`, `create_as`, `replace_as`, `patch_as`, `list_as`, `delete_as` |
+//!
+//! Parameters are kube's own types, so everything kube can say (field
+//! manager, `force`, dry run, field validation, propagation policy) is said
+//! the same way everywhere: the field manager of an apply is
+//! `PatchParams::apply("my-manager")`, forcing is `.force()`. Errors are
+//! [`kube::Error`] (an `std::error::Error`: `?` works into `anyhow`), API
+//! failures being `kube::Error::Api` with the server's code and reason.
 
 use std::fmt::Debug;
 
@@ -9,10 +33,12 @@ use futures::{Stream, StreamExt, stream::BoxStream};
 use k8s_openapi::api::autoscaling::v1::Scale;
 use kube::{
     Api, Resource,
-    api::{DeleteParams, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent, WatchParams},
-    core::Status,
+    api::{DeleteParams, GetParams, ListParams, ObjectList, Patch, PatchParams, PostParams, WatchEvent, WatchParams},
+    core::{Request, Status},
 };
 use serde::{Serialize, de::DeserializeOwned};
+
+use crate::apply::ApplyConfiguration;
 
 /// Either of two results (`delete` returns `Left(obj)` while finalizers hold it).
 pub use either::Either;
@@ -24,6 +50,17 @@ pub type WatchStream<K> = BoxStream<'static, Result<WatchEvent<K>>>;
 pub type Error = kube::Error;
 /// Result alias of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a verb of [`TypedClient`]'s `*_as` family acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// The collection: `.../bots` (list, create, watch).
+    Collection,
+    /// One object: `.../bots/{name}`.
+    Object(&'a str),
+    /// A subresource of one object: `.../bots/{name}/{subresource}`.
+    Subresource(&'a str, &'a str),
+}
 
 /// A typed client for one resource type, scoped like the [`Api`] it wraps
 /// (one namespace, all namespaces, or cluster-scoped).
@@ -51,6 +88,10 @@ impl<K> From<Api<K>> for TypedClient<K> {
 
 fn name_of<K: Resource>(obj: &K) -> &str {
     obj.meta().name.as_deref().unwrap_or_default()
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    kube::Error::BuildRequest(kube::core::request::Error::Validation(message.into()))
 }
 
 impl<K> TypedClient<K>
@@ -116,116 +157,66 @@ where
 
     /// Watches from `resource_version` (a raw watch: no relist, no retry; use
     /// an informer for a cache).
-    pub async fn watch(
-        &self,
-        wp: &WatchParams,
-        resource_version: &str,
-    ) -> Result<BoxStream<'static, Result<WatchEvent<K>>>> {
+    pub async fn watch(&self, wp: &WatchParams, resource_version: &str) -> Result<WatchStream<K>> {
         let stream = self.api.watch(wp, resource_version).await?;
         Ok(boxed(stream))
     }
 
-    /// Patches `name` with any patch type.
-    pub async fn patch<P: Serialize + Debug>(&self, name: &str, pp: &PatchParams, patch: &Patch<P>) -> Result<K> {
+    /// Patches `name` with any patch type (merge, JSON, strategic, apply).
+    pub async fn patch<P: Serialize + Debug>(&self, name: &str, patch: &Patch<P>, pp: &PatchParams) -> Result<K> {
         self.api.patch(name, pp, patch).await
     }
 
-    /// JSON merge patch (RFC 7386); `field_manager` is recorded in managedFields when given.
-    pub async fn merge_patch(&self, name: &str, patch: &serde_json::Value, field_manager: Option<&str>) -> Result<K> {
-        self.api.patch(name, &patch_params(field_manager), &Patch::Merge(patch)).await
+    /// JSON merge patch (RFC 7386) of `name`: `patch(name, &Patch::Merge(body), pp)`.
+    pub async fn merge_patch<P: Serialize + Debug>(&self, name: &str, body: &P, pp: &PatchParams) -> Result<K> {
+        self.api.patch(name, pp, &Patch::Merge(body)).await
     }
 
-    /// JSON patch (RFC 6902).
-    pub async fn json_patch(&self, name: &str, patch: json_patch::Patch) -> Result<K> {
-        self.api.patch(name, &PatchParams::default(), &Patch::<()>::Json(patch)).await
+    /// JSON patch (RFC 6902) of `name`: `patch(name, &Patch::Json(ops), pp)`.
+    pub async fn json_patch(&self, name: &str, ops: &json_patch::Patch, pp: &PatchParams) -> Result<K> {
+        self.api.patch(name, pp, &Patch::<()>::Json(ops.clone())).await
     }
 
     /// Patches the status subresource of `name`.
     pub async fn patch_status<P: Serialize + Debug>(
         &self,
         name: &str,
-        pp: &PatchParams,
         patch: &Patch<P>,
+        pp: &PatchParams,
     ) -> Result<K> {
         self.api.patch_status(name, pp, patch).await
     }
 
-    /// Server-side apply of `config` (an apply configuration or a partial
-    /// object with apiVersion/kind) as `field_manager`; `force` takes over
-    /// conflicting fields.
-    pub async fn apply<P: Serialize + Debug>(
-        &self,
-        name: &str,
-        config: &P,
-        field_manager: &str,
-        force: bool,
-    ) -> Result<K> {
-        self.api.patch(name, &apply_params(field_manager, force), &Patch::Apply(config)).await
+    /// Server-side apply of `config` to the object it names
+    /// (`metadata.name`); `pp` is `PatchParams::apply("manager")`, with
+    /// `.force()` to take over fields other managers own.
+    pub async fn apply<A>(&self, config: &A, pp: &PatchParams) -> Result<K>
+    where
+        A: ApplyConfiguration<Object = K> + Debug,
+    {
+        let name = config.name().ok_or_else(|| invalid("an apply configuration needs metadata.name"))?;
+        self.apply_raw(name, config, pp).await
     }
 
-    /// Server-side apply of the status subresource.
-    pub async fn apply_status<P: Serialize + Debug>(
-        &self,
-        name: &str,
-        config: &P,
-        field_manager: &str,
-        force: bool,
-    ) -> Result<K> {
-        self.api.patch_status(name, &apply_params(field_manager, force), &Patch::Apply(config)).await
+    /// Server-side apply of `config` to the status subresource.
+    pub async fn apply_status<A>(&self, config: &A, pp: &PatchParams) -> Result<K>
+    where
+        A: ApplyConfiguration<Object = K> + Debug,
+    {
+        let name = config.name().ok_or_else(|| invalid("an apply configuration needs metadata.name"))?;
+        self.apply_status_raw(name, config, pp).await
     }
 
-    /// Reads subresource `subresource` of `name` (client-gen's extra `get`
-    /// methods); the response is decoded as `R`, not as `K`.
-    pub async fn get_subresource<R: DeserializeOwned>(&self, subresource: &str, name: &str) -> Result<R> {
-        let req = self.request().get_subresource(subresource, name).map_err(kube::Error::BuildRequest)?;
-        self.client().request(req).await
+    /// Server-side apply of any serializable body to `name`, unchecked: the
+    /// escape hatch when no typed apply configuration fits (the body must
+    /// carry apiVersion, kind and metadata.name itself).
+    pub async fn apply_raw<P: Serialize + Debug>(&self, name: &str, body: &P, pp: &PatchParams) -> Result<K> {
+        self.api.patch(name, pp, &Patch::Apply(body)).await
     }
 
-    /// Creates on subresource `subresource` of `name` (e.g. `eviction`); the
-    /// response is decoded as `R`.
-    pub async fn create_subresource<I: Serialize, R: DeserializeOwned>(
-        &self,
-        subresource: &str,
-        name: &str,
-        input: &I,
-        pp: &PostParams,
-    ) -> Result<R> {
-        let body = serde_json::to_vec(input).map_err(kube::Error::SerdeError)?;
-        let req = self.request().create_subresource(subresource, name, pp, body).map_err(kube::Error::BuildRequest)?;
-        self.client().request(req).await
-    }
-
-    /// Replaces subresource `subresource` of `name`; the response is decoded as `R`.
-    pub async fn replace_subresource<I: Serialize, R: DeserializeOwned>(
-        &self,
-        subresource: &str,
-        name: &str,
-        input: &I,
-        pp: &PostParams,
-    ) -> Result<R> {
-        let body = serde_json::to_vec(input).map_err(kube::Error::SerdeError)?;
-        let req = self.request().replace_subresource(subresource, name, pp, body).map_err(kube::Error::BuildRequest)?;
-        self.client().request(req).await
-    }
-
-    /// Patches subresource `subresource` of `name`; the response is decoded as `R`.
-    pub async fn patch_subresource<P: Serialize + Debug, R: DeserializeOwned>(
-        &self,
-        subresource: &str,
-        name: &str,
-        pp: &PatchParams,
-        patch: &Patch<P>,
-    ) -> Result<R> {
-        let req = self.request().patch_subresource(subresource, name, pp, patch).map_err(kube::Error::BuildRequest)?;
-        self.client().request(req).await
-    }
-
-    fn request(&self) -> kube::core::Request {
-        kube::core::Request::new(self.api.resource_url())
-    }
-
-    fn client(&self) -> kube::Client {
-        self.api.clone().into_client()
+    /// [`apply_raw`](Self::apply_raw) of the status subresource.
+    pub async fn apply_status_raw<P: Serialize + Debug>(&self, name: &str, body: &P, pp: &PatchParams) -> Result<K> {
+        self.api.patch_status(name, pp, &Patch::Apply(body)).await
     }
 
     /// Reads the scale subresource.
@@ -242,24 +233,128 @@ where
     pub async fn patch_scale<P: Serialize + Debug>(
         &self,
         name: &str,
-        pp: &PatchParams,
         patch: &Patch<P>,
+        pp: &PatchParams,
     ) -> Result<Scale> {
         self.api.patch_scale(name, pp, patch).await
     }
+
+    /// GET of `target`, decoded as `R` (client-gen's extra `get` methods:
+    /// a subresource, or the object as another type).
+    pub async fn get_as<R: DeserializeOwned>(&self, target: Target<'_>) -> Result<R> {
+        let (parent, last) = self.split(target)?;
+        let req = Request::new(parent).get(&last, &GetParams::default());
+        self.client().request(req.map_err(kube::Error::BuildRequest)?).await
+    }
+
+    /// GET with list parameters of `target` (the collection, or an object's
+    /// subresource that lists), decoded as a list of `R`.
+    pub async fn list_as<R: Clone + DeserializeOwned>(
+        &self,
+        target: Target<'_>,
+        lp: &ListParams,
+    ) -> Result<ObjectList<R>> {
+        let req = Request::new(self.url(target)).list(lp);
+        self.client().request(req.map_err(kube::Error::BuildRequest)?).await
+    }
+
+    /// POST of `input` to `target` (the collection, or a subresource such as
+    /// `eviction`), the response decoded as `R`.
+    pub async fn create_as<I: Serialize, R: DeserializeOwned>(
+        &self,
+        target: Target<'_>,
+        input: &I,
+        pp: &PostParams,
+    ) -> Result<R> {
+        let body = serde_json::to_vec(input).map_err(kube::Error::SerdeError)?;
+        let req = Request::new(self.url(target)).create(pp, body);
+        self.client().request(req.map_err(kube::Error::BuildRequest)?).await
+    }
+
+    /// PUT of `input` to `target` (an object or a subresource), the response decoded as `R`.
+    pub async fn replace_as<I: Serialize, R: DeserializeOwned>(
+        &self,
+        target: Target<'_>,
+        input: &I,
+        pp: &PostParams,
+    ) -> Result<R> {
+        let (parent, last) = self.split(target)?;
+        let body = serde_json::to_vec(input).map_err(kube::Error::SerdeError)?;
+        let req = Request::new(parent).replace(&last, pp, body);
+        self.client().request(req.map_err(kube::Error::BuildRequest)?).await
+    }
+
+    /// PATCH of `target` (an object or a subresource; `Patch::Apply` for
+    /// server-side apply), the response decoded as `R`.
+    pub async fn patch_as<P: Serialize, R: DeserializeOwned>(
+        &self,
+        target: Target<'_>,
+        patch: &Patch<P>,
+        pp: &PatchParams,
+    ) -> Result<R> {
+        let (parent, last) = self.split(target)?;
+        let req = Request::new(parent).patch(&last, pp, patch);
+        self.client().request(req.map_err(kube::Error::BuildRequest)?).await
+    }
+
+    /// DELETE of `target`: `Left(R)` when the server returns the object,
+    /// `Right(status)` when it returns a Status.
+    pub async fn delete_as<R: DeserializeOwned>(
+        &self,
+        target: Target<'_>,
+        dp: &DeleteParams,
+    ) -> Result<Either<R, Status>> {
+        let req = match target {
+            Target::Collection => Request::new(self.url(target)).delete_collection(dp, &ListParams::default()),
+            _ => {
+                let (parent, last) = self.split(target)?;
+                Request::new(parent).delete(&last, dp)
+            }
+        };
+        let req = req.map_err(kube::Error::BuildRequest)?;
+        self.client().request_status(req).await
+    }
+
+    /// A raw watch of the collection from `resource_version`, events decoded as `R`.
+    pub async fn watch_as<R: Clone + DeserializeOwned + Send + 'static>(
+        &self,
+        wp: &WatchParams,
+        resource_version: &str,
+    ) -> Result<WatchStream<R>> {
+        let req = Request::new(self.api.resource_url()).watch(wp, resource_version);
+        let req = req.map_err(kube::Error::BuildRequest)?;
+        Ok(boxed(self.client().request_events::<R>(req).await?))
+    }
+
+    /// The URL path of `target`.
+    fn url(&self, target: Target<'_>) -> String {
+        let base = self.api.resource_url();
+        match target {
+            Target::Collection => base.to_string(),
+            Target::Object(name) => format!("{base}/{name}"),
+            Target::Subresource(name, sub) => format!("{base}/{name}/{sub}"),
+        }
+    }
+
+    /// `target` as the URL of its parent and its last segment, for the
+    /// request builders that append a name (and check it is not empty).
+    fn split(&self, target: Target<'_>) -> Result<(String, String)> {
+        let base = self.api.resource_url();
+        match target {
+            Target::Collection => Err(invalid("this verb needs an object name")),
+            Target::Object(name) => Ok((base.to_string(), name.to_string())),
+            Target::Subresource(name, _) if name.is_empty() => Err(invalid("A non-empty name is required")),
+            Target::Subresource(name, sub) => Ok((format!("{base}/{name}"), sub.to_string())),
+        }
+    }
+
+    fn client(&self) -> kube::Client {
+        self.api.clone().into_client()
+    }
 }
 
-fn boxed<K: Send + 'static>(
-    stream: impl Stream<Item = Result<WatchEvent<K>>> + Send + 'static,
-) -> BoxStream<'static, Result<WatchEvent<K>>> {
+fn boxed<R: Send + 'static>(
+    stream: impl Stream<Item = Result<WatchEvent<R>>> + Send + 'static,
+) -> BoxStream<'static, Result<WatchEvent<R>>> {
     stream.boxed()
-}
-
-fn patch_params(field_manager: Option<&str>) -> PatchParams {
-    PatchParams { field_manager: field_manager.map(str::to_string), ..PatchParams::default() }
-}
-
-fn apply_params(field_manager: &str, force: bool) -> PatchParams {
-    let pp = PatchParams::apply(field_manager);
-    if force { pp.force() } else { pp }
 }

@@ -47,6 +47,7 @@
 //! # use futures::FutureExt;
 //! ```
 
+pub mod apply;
 pub mod client;
 pub mod controller;
 pub mod dynamic;

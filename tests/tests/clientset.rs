@@ -9,6 +9,10 @@ use std::{collections::BTreeMap, time::Duration};
 
 use anyhow::{Context, Result};
 use bot_api::{
+    applyconfigurations::botops_v1alpha1::{
+        ActionApply, BotApply, BotRefApply, BotSpecApply, BotStatusApply, EventApply, EventBindingApply,
+        EventBindingSpecApply, EventBindingStatusApply, EventSpecApply, TriggerApply,
+    },
     clientset::Clientset,
     informers::SharedInformerFactory,
     v1alpha1::{
@@ -99,40 +103,26 @@ async fn bot_verbs_round_trip() -> Result<()> {
     assert_eq!(bots.get("alpha").await?.spec.replicas, 3);
 
     // patch: merge, JSON patch, status patch
-    let merged = bots.merge_patch("alpha", &json!({ "spec": { "logLevel": "debug" } }), Some("tests")).await?;
+    let tests = PatchParams { field_manager: Some("tests".into()), ..PatchParams::default() };
+    let merged = bots.merge_patch("alpha", &json!({ "spec": { "logLevel": "debug" } }), &tests).await?;
     assert_eq!(merged.spec.log_level, LogLevel::Debug);
     let ops: bot_runtime::json_patch::Patch =
         serde_json::from_value(json!([{ "op": "replace", "path": "/spec/port", "value": 9090 }]))?;
-    assert_eq!(bots.json_patch("alpha", ops).await?.spec.port, 9090);
+    assert_eq!(bots.json_patch("alpha", &ops, &PatchParams::default()).await?.spec.port, 9090);
     let st = bots
-        .patch_status("alpha", &PatchParams::default(), &Patch::Merge(json!({ "status": { "endpoint": "http://x" } })))
+        .patch_status("alpha", &Patch::Merge(json!({ "status": { "endpoint": "http://x" } })), &PatchParams::default())
         .await?;
     assert_eq!(st.status.unwrap().endpoint.as_deref(), Some("http://x"));
 
     // server-side apply of spec and status, with a field manager
-    let applied = bots
-        .apply(
-            "gamma",
-            &json!({
-                "apiVersion": "botops.dev/v1alpha1", "kind": "Bot", "metadata": { "name": "gamma" },
-                "spec": { "platform": "slack", "credentialsSecret": "slack-creds" }
-            }),
-            "tests",
-            false,
-        )
-        .await?;
+    let gamma = BotApply::new("gamma", env.namespace());
+    let spec = BotSpecApply::default().platform(Platform::Slack).credentials_secret("slack-creds");
+    let applied = bots.apply(&gamma.clone().spec(spec), &PatchParams::apply("tests")).await?;
     assert_eq!(applied.spec.platform, Platform::Slack);
     assert_eq!(applied.spec.replicas, 1, "the CRD schema's default applies");
     assert!(applied.managed_fields().iter().any(|m| m.manager.as_deref() == Some("tests")));
-    let applied = bots
-        .apply_status(
-            "gamma",
-            &json!({ "apiVersion": "botops.dev/v1alpha1", "kind": "Bot", "metadata": { "name": "gamma" },
-                     "status": { "boundEventCount": 7 } }),
-            "tests",
-            true,
-        )
-        .await?;
+    let status = BotStatusApply::default().bound_event_count(7);
+    let applied = bots.apply_status(&gamma.status(status), &PatchParams::apply("tests").force()).await?;
     assert_eq!(applied.status.unwrap().bound_event_count, 7);
 
     // watch sees a deletion; delete and delete_collection
@@ -167,25 +157,23 @@ async fn event_and_binding_verbs_round_trip() -> Result<()> {
     let mut e = events.get("hello").await?;
     e.spec.actions[0].reply = "Hi there!".into();
     assert_eq!(events.update(&e, &pp).await?.spec.actions[0].reply, "Hi there!");
-    let patched = events.merge_patch("hello", &json!({ "metadata": { "labels": { "tier": "gold" } } }), None).await?;
+    let patched = events
+        .merge_patch("hello", &json!({ "metadata": { "labels": { "tier": "gold" } } }), &PatchParams::default())
+        .await?;
     assert_eq!(patched.labels()["tier"], "gold");
     assert_eq!(events.list(&ListParams::default().labels("tier=gold")).await?.items.len(), 1);
     let ops: bot_runtime::json_patch::Patch =
         serde_json::from_value(json!([{ "op": "add", "path": "/spec/trigger/keywords/-", "value": "hey" }]))?;
-    assert_eq!(events.json_patch("hello", ops).await?.spec.trigger.keywords, ["hi", "hey"]);
+    assert_eq!(events.json_patch("hello", &ops, &PatchParams::default()).await?.spec.trigger.keywords, ["hi", "hey"]);
     let p = events
-        .patch("hello", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "trigger": { "pattern": "^h" } } })))
+        .patch("hello", &Patch::Merge(json!({ "spec": { "trigger": { "pattern": "^h" } } })), &PatchParams::default())
         .await?;
     assert_eq!(p.spec.trigger.pattern.as_deref(), Some("^h"));
-    let applied = events
-        .apply(
-            "bye",
-            &json!({ "apiVersion": "botops.dev/v1alpha1", "kind": "Event", "metadata": { "name": "bye" },
-                     "spec": { "trigger": { "type": "follow" }, "actions": [ { "reply": "Bye" } ] } }),
-            "tests",
-            false,
-        )
-        .await?;
+    let spec = EventSpecApply::default()
+        .trigger(TriggerApply::default().type_(TriggerType::Follow))
+        .actions([ActionApply::default().reply("Bye")]);
+    let applied =
+        events.apply(&EventApply::new("bye", env.namespace()).spec(spec), &PatchParams::apply("tests")).await?;
     assert_eq!(applied.spec.trigger.type_, TriggerType::Follow);
     events.delete("bye", &DeleteParams::default()).await?;
     events.delete_collection(&DeleteParams::default(), &ListParams::default()).await?;
@@ -209,13 +197,15 @@ async fn event_and_binding_verbs_round_trip() -> Result<()> {
     changed.spec.bot_ref.name = "beta".into();
     let created = bindings.update(&changed, &pp).await?;
     assert_eq!(created.spec.bot_ref.name, "beta");
-    let merged = bindings.merge_patch("greeter", &json!({ "spec": { "botRef": { "name": "alpha" } } }), None).await?;
+    let merged = bindings
+        .merge_patch("greeter", &json!({ "spec": { "botRef": { "name": "alpha" } } }), &PatchParams::default())
+        .await?;
     assert_eq!(merged.spec.bot_ref.name, "alpha");
     let ops: bot_runtime::json_patch::Patch =
         serde_json::from_value(json!([{ "op": "add", "path": "/metadata/labels", "value": { "team": "a" } }]))?;
-    assert_eq!(bindings.json_patch("greeter", ops).await?.labels()["team"], "a");
+    assert_eq!(bindings.json_patch("greeter", &ops, &PatchParams::default()).await?.labels()["team"], "a");
     let p = bindings
-        .patch("greeter", &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "labels": { "team": "b" } } })))
+        .patch("greeter", &Patch::Merge(json!({ "metadata": { "labels": { "team": "b" } } })), &PatchParams::default())
         .await?;
     assert_eq!(p.labels()["team"], "b");
     assert_eq!(bindings.list(&ListParams::default().labels("team=b")).await?.items.len(), 1);
@@ -225,29 +215,19 @@ async fn event_and_binding_verbs_round_trip() -> Result<()> {
         Some(EventBindingStatus { events: vec!["hello".into()], event_count: 1, observed_generation: Some(1) });
     let st = bindings.update_status(&with_status, &pp).await?;
     assert_eq!(st.status.unwrap().events, ["hello"]);
-    let st = bindings
-        .apply_status(
-            "greeter",
-            &json!({ "apiVersion": "botops.dev/v1alpha1", "kind": "EventBinding", "metadata": { "name": "greeter" },
-                     "status": { "eventCount": 2 } }),
-            "tests",
-            true,
-        )
-        .await?;
+    let status = EventBindingStatusApply::default().event_count(2);
+    let config = EventBindingApply::new("greeter", env.namespace()).status(status);
+    let st = bindings.apply_status(&config, &PatchParams::apply("tests").force()).await?;
     assert_eq!(st.status.unwrap().event_count, 2);
     let ps = bindings
-        .patch_status("greeter", &PatchParams::default(), &Patch::Merge(json!({ "status": { "eventCount": 3 } })))
+        .patch_status("greeter", &Patch::Merge(json!({ "status": { "eventCount": 3 } })), &PatchParams::default())
         .await?;
     assert_eq!(ps.status.unwrap().event_count, 3);
-    let applied = bindings
-        .apply(
-            "other",
-            &json!({ "apiVersion": "botops.dev/v1alpha1", "kind": "EventBinding", "metadata": { "name": "other" },
-                     "spec": { "botRef": { "name": "gamma" }, "selector": {} } }),
-            "tests",
-            false,
-        )
-        .await?;
+    let spec = EventBindingSpecApply::default()
+        .bot_ref(BotRefApply::default().name("gamma"))
+        .selector(LabelSelector::default());
+    let other = EventBindingApply::new("other", env.namespace()).spec(spec);
+    let applied = bindings.apply(&other, &PatchParams::apply("tests")).await?;
     assert_eq!(applied.spec.bot_ref.name, "gamma");
     assert_eq!(bindings.get("greeter").await?.spec.bot_ref.name, "alpha");
     bindings.delete("greeter", &DeleteParams::default()).await?;
@@ -270,7 +250,7 @@ async fn the_schema_refuses_invalid_objects() -> Result<()> {
     }
     let bad = json!({ "apiVersion": "botops.dev/v1alpha1", "kind": "Bot", "metadata": { "name": "x" },
                       "spec": { "platform": "myspace", "credentialsSecret": "c" } });
-    match bots.apply("x", &bad, "tests", false).await {
+    match bots.apply_raw("x", &bad, &PatchParams::apply("tests")).await {
         Err(kube::Error::Api(s)) => assert!(s.message.contains("spec.platform"), "{}", s.message),
         other => anyhow::bail!("an unknown platform must be refused, got {other:?}"),
     }
@@ -298,7 +278,7 @@ async fn informers_and_listers_observe_create_update_delete() -> Result<()> {
     assert_eq!(seen.spec.replicas, 1);
     assert_eq!(lister.list(&Selector::default()).len(), 1);
 
-    bots.merge_patch("watched", &json!({ "spec": { "replicas": 4 } }), None).await?;
+    bots.merge_patch("watched", &json!({ "spec": { "replicas": 4 } }), &PatchParams::default()).await?;
     eventually("the lister to see the update", || async {
         Ok(lister.bots(&ns).get("watched").ok().filter(|b| b.spec.replicas == 4))
     })

@@ -265,7 +265,7 @@ async fn bot_gets_deployment_service_rules_and_status() -> Result<()> {
     // A spec change re-applies everything; what did not change is not
     // rewritten (server-side apply of the same configuration is a no-op).
     let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
-    bots.merge_patch("greeter", &json!({ "spec": { "replicas": 3 } }), None).await?;
+    bots.merge_patch("greeter", &json!({ "spec": { "replicas": 3 } }), &PatchParams::default()).await?;
     f.bot_status("greeter", "generation 2 observed", |s| s.observed_generation == Some(2) && is(s, "Applied", "True"))
         .await?;
     f.object::<Deployment>("greeter", |d| d.spec.as_ref().and_then(|s| s.replicas) == Some(3)).await?;
@@ -298,7 +298,9 @@ async fn events_before_and_after_the_binding_are_both_bound() -> Result<()> {
 
     // Relabelling an Event away from the selector unbinds it.
     let events = f.clientset.botops_v1alpha1().events(&f.ns);
-    events.merge_patch("early", &json!({ "metadata": { "labels": { "team": "sales" } } }), None).await?;
+    events
+        .merge_patch("early", &json!({ "metadata": { "labels": { "team": "sales" } } }), &PatchParams::default())
+        .await?;
     f.bot_status("helper", "the relabelled event unbound", |s| s.bound_events == ["support/late"]).await?;
     f.object::<ConfigMap>("helper-rules", |cm| !rules_json(cm).contains("How can I help?")).await?;
 
@@ -592,7 +594,7 @@ async fn service_type_and_endpoint_follow_the_spec() -> Result<()> {
 
     let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
     let patch = json!({ "spec": { "service": { "publicUrl": "https://bots.example.com/exposed/" } } });
-    bots.merge_patch("exposed", &patch, None).await?;
+    bots.merge_patch("exposed", &patch, &PatchParams::default()).await?;
     f.bot_status("exposed", "the public endpoint", |s| {
         s.endpoint.as_deref() == Some("https://bots.example.com/exposed/webhook/line")
     })
@@ -731,7 +733,13 @@ async fn no_writes_in_steady_state_and_few_per_change() -> Result<()> {
     assert!(steady.is_empty(), "writes with nothing changing: {steady:#?}");
 
     let events = f.clientset.botops_v1alpha1().events(&f.ns);
-    events.merge_patch("quiet-0-hello", &json!({ "spec": { "actions": [{ "reply": "Changed" }] } }), None).await?;
+    events
+        .merge_patch(
+            "quiet-0-hello",
+            &json!({ "spec": { "actions": [{ "reply": "Changed" }] } }),
+            &PatchParams::default(),
+        )
+        .await?;
     f.object::<ConfigMap>("quiet-0-rules", |cm| rules_json(cm).contains("Changed")).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let change = writes.take();
@@ -775,7 +783,8 @@ async fn operator_owns_its_fields_by_apply() -> Result<()> {
     assert_eq!(managers, [("bot-operator".to_string(), "Apply".to_string())]);
 
     let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
-    bots.merge_patch("owned", &json!({ "spec": { "service": { "type": "ClusterIP" } } }), None).await?;
+    bots.merge_patch("owned", &json!({ "spec": { "service": { "type": "ClusterIP" } } }), &PatchParams::default())
+        .await?;
     let svc =
         f.object::<Service>("owned", |s| s.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ClusterIP")).await?;
     let port = &svc.spec.context("spec")?.ports.context("ports")?[0];

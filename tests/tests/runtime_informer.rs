@@ -17,11 +17,11 @@ use bot_runtime::k8s_openapi::api::{
 };
 use bot_runtime::{
     Action, Controller, HandlerFuncs, InformerConfig, InformerFactory, NAMESPACE_INDEX, ObjectKey, SharedIndexInformer,
-    TypedClient, WorkQueue, enqueue_object_keys, testenv::TestEnv,
+    TypedClient, WorkQueue, client::Target, enqueue_object_keys, testenv::TestEnv,
 };
 use kube::{
     Api, ResourceExt,
-    api::{DeleteParams, ListParams, PostParams},
+    api::{DeleteParams, ListParams, PatchParams, PostParams},
     core::Selector,
     runtime::watcher,
 };
@@ -294,7 +294,8 @@ async fn controller_reconciles_each_configmap() -> Result<()> {
                     return Ok(Action::Done);
                 }
                 let patch = json!({ "metadata": { "annotations": { "stamped": value(&cm) } } });
-                client.merge_patch(&key.name, &patch, Some("stamper")).await.map_err(|e| e.to_string())?;
+                let pp = PatchParams { field_manager: Some("stamper".into()), ..PatchParams::default() };
+                client.merge_patch(&key.name, &patch, &pp).await.map_err(|e| e.to_string())?;
                 reconciled.lock().unwrap().push(key.name.clone());
                 Ok::<_, String>(Action::Done)
             }
@@ -343,15 +344,14 @@ async fn typed_client_verbs() -> Result<()> {
     changed.data = Some([("value".to_string(), "2".to_string())].into());
     assert_eq!(value(&client.update(&changed, &pp).await?), "2");
 
-    let merged = client.merge_patch("v", &json!({ "data": { "value": "3" } }), None).await?;
+    let merged = client.merge_patch("v", &json!({ "data": { "value": "3" } }), &PatchParams::default()).await?;
     assert_eq!(value(&merged), "3");
     let patch: bot_runtime::json_patch::Patch =
         serde_json::from_value(json!([{ "op": "replace", "path": "/data/value", "value": "4" }]))?;
-    assert_eq!(value(&client.json_patch("v", patch).await?), "4");
+    assert_eq!(value(&client.json_patch("v", &patch, &PatchParams::default()).await?), "4");
 
-    let applied = client
-        .apply("w", &json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "w", "labels": { "suite": "verbs" } }, "data": { "value": "a" } }), "tester", true)
-        .await?;
+    let body = json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "w", "labels": { "suite": "verbs" } }, "data": { "value": "a" } });
+    let applied = client.apply_raw("w", &body, &PatchParams::apply("tester").force()).await?;
     assert_eq!(value(&applied), "a");
     assert!(applied.managed_fields().iter().any(|m| m.manager.as_deref() == Some("tester")));
 
@@ -403,7 +403,7 @@ async fn resync_redelivers_cached_objects_as_updates() -> Result<()> {
 #[tokio::test]
 async fn typed_client_watch_and_scale() -> Result<()> {
     use futures::TryStreamExt;
-    use kube::api::{Patch, PatchParams, WatchEvent, WatchParams};
+    use kube::api::{Patch, WatchEvent, WatchParams};
 
     let env = TestEnv::start().await?;
     let configmaps: TypedClient<ConfigMap> = TypedClient::new(Api::namespaced(env.client(), env.namespace()));
@@ -437,13 +437,13 @@ async fn typed_client_watch_and_scale() -> Result<()> {
     let updated = deployments.update_scale("web", &scale, &PostParams::default()).await?;
     assert_eq!(updated.spec.and_then(|s| s.replicas), Some(2));
     let patched = deployments
-        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 3 } })))
+        .patch_scale("web", &Patch::Merge(json!({ "spec": { "replicas": 3 } })), &PatchParams::default())
         .await?;
     assert_eq!(patched.spec.and_then(|s| s.replicas), Some(3));
     assert_eq!(deployments.get("web").await?.spec.and_then(|s| s.replicas), Some(3));
     // The generic subresource verbs decode the subresource's own type.
     let scale: bot_runtime::k8s_openapi::api::autoscaling::v1::Scale =
-        deployments.get_subresource("scale", "web").await?;
+        deployments.get_as(Target::Subresource("web", "scale")).await?;
     assert_eq!(
         (scale.spec.and_then(|s| s.replicas), scale.status.map(|s| s.selector)),
         (Some(3), Some(Some("app=web".into())))

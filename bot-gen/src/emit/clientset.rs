@@ -4,10 +4,10 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{GroupVersion, Resource, doc};
+use super::{GroupVersion, Resource, TypeTable, doc, methods};
 use crate::model::Verb;
 
-pub(crate) fn emit(groups: &[GroupVersion<'_>], rt: &syn::Path) -> TokenStream {
+pub(crate) fn emit(groups: &[GroupVersion<'_>], types: &TypeTable, rt: &syn::Path) -> TokenStream {
     let accessors = groups.iter().map(|gv| {
         let m = gv.module();
         let client = gv.camel("Client");
@@ -17,7 +17,7 @@ pub(crate) fn emit(groups: &[GroupVersion<'_>], rt: &syn::Path) -> TokenStream {
             pub fn #m(&self) -> #m::#client { #m::#client::new(self.client.clone()) }
         }
     });
-    let modules = groups.iter().map(|gv| group_version(gv, rt));
+    let modules = groups.iter().map(|gv| group_version(gv, types, rt));
     quote! {
         /// Typed clients for every group-version of this crate, sharing one
         /// `kube::Client` (one connection pool).
@@ -50,11 +50,11 @@ pub(crate) fn emit(groups: &[GroupVersion<'_>], rt: &syn::Path) -> TokenStream {
     }
 }
 
-fn group_version(gv: &GroupVersion<'_>, rt: &syn::Path) -> TokenStream {
+fn group_version(gv: &GroupVersion<'_>, types: &TypeTable, rt: &syn::Path) -> TokenStream {
     let m = gv.module();
     let client = gv.camel("Client");
     let getters = gv.resources.iter().map(|r| getter(r, rt));
-    let kinds = gv.resources.iter().map(|r| kind_client(r, rt));
+    let kinds = gv.resources.iter().map(|r| kind_client(gv, r, types, rt));
     let mdoc = doc(format!("Typed clients of `{}/{}`.", gv.group, gv.version));
     let cdoc = doc(format!("The `{}/{}` group-version client.", gv.group, gv.version));
     quote! {
@@ -117,160 +117,23 @@ fn getter(r: &Resource, rt: &syn::Path) -> TokenStream {
     }
 }
 
-fn kind_client(r: &Resource, rt: &syn::Path) -> TokenStream {
+fn kind_client(gv: &GroupVersion<'_>, r: &Resource, types: &TypeTable, rt: &syn::Path) -> TokenStream {
     let kc = r.ident("Client");
     let root = r.root_path();
     let kind = &r.model.kind;
     let verbs = r.model.verbs;
     let allowed: Vec<&str> = verbs.iter().map(|v| v.name()).collect();
     let d = doc(format!(
-        "Typed client of `{kind}` (`{}`). Verbs: {}.",
+        "Typed client of `{kind}` (`{}`). Verbs: {}.\n\nArguments follow one order: the name or object, \
+         the body, then kube's parameters (`PostParams`, `PatchParams`, ...); see `bot_runtime::client`.",
         r.model.api_version(),
         if allowed.is_empty() { "none".to_string() } else { allowed.join(", ") }
     ));
-    let api = quote!(#rt::kube::api);
-    let res = quote!(#rt::client::Result);
     let has_status_verbs = verbs.contains(Verb::UpdateStatus) || verbs.contains(Verb::ApplyStatus);
-    let mut methods = Vec::new();
-    for verb in verbs.iter() {
-        methods.push(match verb {
-            Verb::Create => quote! {
-                /// Creates `obj`; returns it as stored.
-                pub async fn create(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
-                    self.inner.create(obj, params).await
-                }
-            },
-            Verb::Update => quote! {
-                /// Replaces the object named like `obj` (optimistic concurrency on `resourceVersion`).
-                pub async fn update(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
-                    self.inner.update(obj, params).await
-                }
-            },
-            Verb::UpdateStatus => quote! {
-                /// Replaces the status subresource of the object named like `obj`.
-                pub async fn update_status(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
-                    self.inner.update_status(obj, params).await
-                }
-            },
-            Verb::Delete => quote! {
-                /// Deletes `name`: `Left(obj)` while finalizers hold it, `Right(status)` once gone.
-                pub async fn delete(
-                    &self,
-                    name: &str,
-                    params: &#api::DeleteParams,
-                ) -> #res<#rt::client::Either<#root, #rt::kube::core::Status>> {
-                    self.inner.delete(name, params).await
-                }
-            },
-            Verb::DeleteCollection => quote! {
-                /// Deletes every object `list` selects.
-                pub async fn delete_collection(
-                    &self,
-                    params: &#api::DeleteParams,
-                    list: &#api::ListParams,
-                ) -> #res<#rt::client::Either<#api::ObjectList<#root>, #rt::kube::core::Status>> {
-                    self.inner.delete_collection(params, list).await
-                }
-            },
-            Verb::Get => quote! {
-                /// Reads `name` from the API server (a lister reads the cache instead).
-                pub async fn get(&self, name: &str) -> #res<#root> {
-                    self.inner.get(name).await
-                }
-
-                /// Reads `name`; `None` when it does not exist.
-                pub async fn get_opt(&self, name: &str) -> #res<Option<#root>> {
-                    self.inner.get_opt(name).await
-                }
-            },
-            Verb::List => quote! {
-                /// Lists objects (label and field selectors, pagination).
-                pub async fn list(&self, params: &#api::ListParams) -> #res<#api::ObjectList<#root>> {
-                    self.inner.list(params).await
-                }
-            },
-            Verb::Watch => quote! {
-                /// A raw watch from `resource_version` (an informer adds relists and a cache).
-                pub async fn watch(
-                    &self,
-                    params: &#api::WatchParams,
-                    resource_version: &str,
-                ) -> #res<#rt::client::WatchStream<#root>> {
-                    self.inner.watch(params, resource_version).await
-                }
-            },
-            Verb::Patch => {
-                let status = has_status_verbs.then(|| {
-                    quote! {
-                        /// Patches the status subresource of `name`.
-                        pub async fn patch_status<P: #rt::serde::Serialize + ::std::fmt::Debug>(
-                            &self,
-                            name: &str,
-                            params: &#api::PatchParams,
-                            patch: &#api::Patch<P>,
-                        ) -> #res<#root> {
-                            self.inner.patch_status(name, params, patch).await
-                        }
-                    }
-                });
-                quote! {
-                    /// Patches `name` with any patch type.
-                    pub async fn patch<P: #rt::serde::Serialize + ::std::fmt::Debug>(
-                        &self,
-                        name: &str,
-                        params: &#api::PatchParams,
-                        patch: &#api::Patch<P>,
-                    ) -> #res<#root> {
-                        self.inner.patch(name, params, patch).await
-                    }
-
-                    /// JSON merge patch (RFC 7386) of `name`.
-                    pub async fn merge_patch(
-                        &self,
-                        name: &str,
-                        patch: &#rt::serde_json::Value,
-                        field_manager: Option<&str>,
-                    ) -> #res<#root> {
-                        self.inner.merge_patch(name, patch, field_manager).await
-                    }
-
-                    /// JSON patch (RFC 6902) of `name`.
-                    pub async fn json_patch(&self, name: &str, patch: #rt::json_patch::Patch) -> #res<#root> {
-                        self.inner.json_patch(name, patch).await
-                    }
-
-                    #status
-                }
-            }
-            Verb::Apply => quote! {
-                /// Server-side apply of `config` (the fields this manager owns) as `field_manager`.
-                pub async fn apply<P: #rt::serde::Serialize + ::std::fmt::Debug>(
-                    &self,
-                    name: &str,
-                    config: &P,
-                    field_manager: &str,
-                    force: bool,
-                ) -> #res<#root> {
-                    self.inner.apply(name, config, field_manager, force).await
-                }
-            },
-            Verb::ApplyStatus => quote! {
-                /// Server-side apply of the status subresource.
-                pub async fn apply_status<P: #rt::serde::Serialize + ::std::fmt::Debug>(
-                    &self,
-                    name: &str,
-                    config: &P,
-                    field_manager: &str,
-                    force: bool,
-                ) -> #res<#root> {
-                    self.inner.apply_status(name, config, field_manager, force).await
-                }
-            },
-        });
-    }
-    for m in &r.model.methods {
-        methods.push(extra_method(r, m, &root, rt));
-    }
+    let apply_ty = methods::apply_type(gv, r);
+    let mut out: Vec<TokenStream> =
+        verbs.iter().map(|verb| verb_method(verb, &root, &apply_ty, has_status_verbs, rt)).collect();
+    out.extend(r.model.methods.iter().map(|m| methods::extra_method(gv, r, m, types, rt)));
     quote! {
         #d
         #[derive(Clone, Debug)]
@@ -279,63 +142,164 @@ fn kind_client(r: &Resource, rt: &syn::Path) -> TokenStream {
         }
 
         impl #kc {
-            #(#methods)*
+            #(#out)*
         }
     }
 }
 
-fn extra_method(r: &Resource, m: &crate::model::ExtraMethod, root: &TokenStream, rt: &syn::Path) -> TokenStream {
-    let name = &m.name;
+/// The method of one standard verb.
+fn verb_method(verb: Verb, root: &TokenStream, apply: &TokenStream, status: bool, rt: &syn::Path) -> TokenStream {
     let api = quote!(#rt::kube::api);
     let res = quote!(#rt::client::Result);
-    let scale = quote!(#rt::k8s_openapi::api::autoscaling::v1::Scale);
-    let result = m.result.as_ref().map(|p| r.qualify(p)).unwrap_or_else(|| root.clone());
-    let input = m.input.as_ref().map(|p| r.qualify(p)).unwrap_or_else(|| root.clone());
-    let sub = m.subresource.clone().unwrap_or_default();
-    let d = doc(format!("`{}` on the `{}` subresource (extra method of `#[genclient(method)]`).", m.verb, sub));
-    match (m.verb, sub.as_str()) {
-        (Verb::Get, "scale") => {
-            quote! { #d pub async fn #name(&self, name: &str) -> #res<#scale> { self.inner.get_scale(name).await } }
+    match verb {
+        Verb::Create => quote! {
+            /// Creates `obj`; returns it as stored.
+            pub async fn create(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
+                self.inner.create(obj, params).await
+            }
+        },
+        Verb::Update => quote! {
+            /// Replaces the object named like `obj` (optimistic concurrency on `resourceVersion`).
+            pub async fn update(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
+                self.inner.update(obj, params).await
+            }
+        },
+        Verb::UpdateStatus => quote! {
+            /// Replaces the status subresource of the object named like `obj`.
+            pub async fn update_status(&self, obj: &#root, params: &#api::PostParams) -> #res<#root> {
+                self.inner.update_status(obj, params).await
+            }
+        },
+        Verb::Delete => quote! {
+            /// Deletes `name`: `Left(obj)` while finalizers hold it, `Right(status)` once gone.
+            pub async fn delete(
+                &self,
+                name: &str,
+                params: &#api::DeleteParams,
+            ) -> #res<#rt::client::Either<#root, #rt::kube::core::Status>> {
+                self.inner.delete(name, params).await
+            }
+        },
+        Verb::DeleteCollection => quote! {
+            /// Deletes every object `list` selects.
+            pub async fn delete_collection(
+                &self,
+                params: &#api::DeleteParams,
+                list: &#api::ListParams,
+            ) -> #res<#rt::client::Either<#api::ObjectList<#root>, #rt::kube::core::Status>> {
+                self.inner.delete_collection(params, list).await
+            }
+        },
+        Verb::Get => quote! {
+            /// Reads `name` from the API server (a lister reads the cache instead).
+            pub async fn get(&self, name: &str) -> #res<#root> {
+                self.inner.get(name).await
+            }
+
+            /// Reads `name`; `None` when it does not exist.
+            pub async fn get_opt(&self, name: &str) -> #res<::std::option::Option<#root>> {
+                self.inner.get_opt(name).await
+            }
+        },
+        Verb::List => quote! {
+            /// Lists objects (label and field selectors, pagination).
+            pub async fn list(&self, params: &#api::ListParams) -> #res<#api::ObjectList<#root>> {
+                self.inner.list(params).await
+            }
+        },
+        Verb::Watch => quote! {
+            /// A raw watch from `resource_version` (an informer adds relists and a cache).
+            pub async fn watch(
+                &self,
+                params: &#api::WatchParams,
+                resource_version: &str,
+            ) -> #res<#rt::client::WatchStream<#root>> {
+                self.inner.watch(params, resource_version).await
+            }
+        },
+        Verb::Patch => patch_methods(root, status, rt),
+        Verb::Apply => quote! {
+            /// Server-side apply of `config` to the object it names; `params` is
+            /// `PatchParams::apply("manager")`, `.force()` to take over fields
+            /// other managers own.
+            pub async fn apply(&self, config: &#apply, params: &#api::PatchParams) -> #res<#root> {
+                self.inner.apply(config, params).await
+            }
+
+            /// Server-side apply of an untyped `body` to `name` (the body must
+            /// carry apiVersion, kind and metadata.name): the escape hatch when
+            /// the apply configuration does not fit.
+            pub async fn apply_raw<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                &self,
+                name: &str,
+                body: &P,
+                params: &#api::PatchParams,
+            ) -> #res<#root> {
+                self.inner.apply_raw(name, body, params).await
+            }
+        },
+        Verb::ApplyStatus => quote! {
+            /// Server-side apply of `config`'s status to the status subresource.
+            pub async fn apply_status(&self, config: &#apply, params: &#api::PatchParams) -> #res<#root> {
+                self.inner.apply_status(config, params).await
+            }
+
+            /// Server-side apply of an untyped `body` to the status of `name`.
+            pub async fn apply_status_raw<P: #rt::serde::Serialize + ::std::fmt::Debug>(
+                &self,
+                name: &str,
+                body: &P,
+                params: &#api::PatchParams,
+            ) -> #res<#root> {
+                self.inner.apply_status_raw(name, body, params).await
+            }
+        },
+    }
+}
+
+fn patch_methods(root: &TokenStream, status: bool, rt: &syn::Path) -> TokenStream {
+    let api = quote!(#rt::kube::api);
+    let res = quote!(#rt::client::Result);
+    let ser = quote!(#rt::serde::Serialize + ::std::fmt::Debug);
+    let status = status.then(|| {
+        quote! {
+            /// Patches the status subresource of `name`.
+            pub async fn patch_status<P: #ser>(
+                &self,
+                name: &str,
+                patch: &#api::Patch<P>,
+                params: &#api::PatchParams,
+            ) -> #res<#root> {
+                self.inner.patch_status(name, patch, params).await
+            }
         }
-        (Verb::Update, "scale") => quote! {
-            #d
-            pub async fn #name(&self, name: &str, scale: &#scale, params: &#api::PostParams) -> #res<#scale> {
-                self.inner.update_scale(name, scale, params).await
-            }
-        },
-        (Verb::Patch, "scale") => quote! {
-            #d
-            pub async fn #name<P: #rt::serde::Serialize + ::std::fmt::Debug>(
-                &self, name: &str, params: &#api::PatchParams, patch: &#api::Patch<P>,
-            ) -> #res<#scale> {
-                self.inner.patch_scale(name, params, patch).await
-            }
-        },
-        (Verb::Get, _) => quote! {
-            #d
-            pub async fn #name(&self, name: &str) -> #res<#result> {
-                self.inner.get_subresource(#sub, name).await
-            }
-        },
-        (Verb::Create, _) => quote! {
-            #d
-            pub async fn #name(&self, name: &str, input: &#input, params: &#api::PostParams) -> #res<#result> {
-                self.inner.create_subresource(#sub, name, input, params).await
-            }
-        },
-        (Verb::Update, _) => quote! {
-            #d
-            pub async fn #name(&self, name: &str, input: &#input, params: &#api::PostParams) -> #res<#result> {
-                self.inner.replace_subresource(#sub, name, input, params).await
-            }
-        },
-        _ => quote! {
-            #d
-            pub async fn #name<P: #rt::serde::Serialize + ::std::fmt::Debug>(
-                &self, name: &str, params: &#api::PatchParams, patch: &#api::Patch<P>,
-            ) -> #res<#result> {
-                self.inner.patch_subresource(#sub, name, params, patch).await
-            }
-        },
+    });
+    quote! {
+        /// Patches `name` with any patch type (merge, JSON, apply).
+        pub async fn patch<P: #ser>(
+            &self,
+            name: &str,
+            patch: &#api::Patch<P>,
+            params: &#api::PatchParams,
+        ) -> #res<#root> {
+            self.inner.patch(name, patch, params).await
+        }
+
+        /// JSON merge patch (RFC 7386) of `name`.
+        pub async fn merge_patch<P: #ser>(&self, name: &str, body: &P, params: &#api::PatchParams) -> #res<#root> {
+            self.inner.merge_patch(name, body, params).await
+        }
+
+        /// JSON patch (RFC 6902) of `name`.
+        pub async fn json_patch(
+            &self,
+            name: &str,
+            ops: &#rt::json_patch::Patch,
+            params: &#api::PatchParams,
+        ) -> #res<#root> {
+            self.inner.json_patch(name, ops, params).await
+        }
+
+        #status
     }
 }

@@ -1,11 +1,17 @@
-//! Emits the generated code from the models: clientset, listers, informers.
+//! Emits the generated code from the models: clientset, listers, informers
+//! and apply configurations.
 //!
 //! Generated code is thin: names, structure and verb sets over the generic
 //! types of `bot-runtime`, where the behaviour lives and is tested once.
 
+mod applyconfig;
 mod clientset;
 mod informer;
 mod lister;
+mod methods;
+mod types;
+
+pub use types::TypeTable;
 
 use std::collections::BTreeMap;
 
@@ -39,24 +45,6 @@ impl Resource {
     /// The module as a path (checked by [`Config::load`](crate::Config::load)).
     pub(crate) fn module_path(&self) -> syn::Path {
         syn::parse_str(&self.module).unwrap_or_else(|_| syn::parse_quote!(crate))
-    }
-
-    /// A type path the user wrote in an attribute, as seen from generated
-    /// code: absolute paths (`::x`, `crate::x`, `other_crate::x`) as given;
-    /// a single name, `self::` or `super::` relative to the type's module.
-    pub(crate) fn qualify(&self, path: &syn::Path) -> TokenStream {
-        let first = path.segments.first().map(|s| s.ident.to_string()).unwrap_or_default();
-        let module = self.module_path();
-        if path.leading_colon.is_some() || first == "crate" {
-            quote!(#path)
-        } else if first == "self" {
-            let rest = path.segments.iter().skip(1);
-            quote!(#module #(::#rest)*)
-        } else if path.segments.len() == 1 || first == "super" {
-            quote!(#module::#path)
-        } else {
-            quote!(#path)
-        }
     }
 
     /// The accessor name: `bots`, `event_bindings` (the snake_cased kind,
@@ -128,8 +116,14 @@ fn default_group_name(group: &str) -> String {
     if first.is_empty() { "core".into() } else { to_snake(first) }
 }
 
-/// Renders the whole generated file for `resources`.
-pub(crate) fn render(resources: &[Resource], group_names: &BTreeMap<String, String>, runtime: &str) -> Result<String> {
+/// Renders the whole generated file for `resources`, whose spec and status
+/// types are looked up in `types`.
+pub(crate) fn render(
+    resources: &[Resource],
+    types: &TypeTable,
+    group_names: &BTreeMap<String, String>,
+    runtime: &str,
+) -> Result<String> {
     let rt: syn::Path =
         syn::parse_str(runtime).map_err(|e| Error::Conflict(format!("runtime path `{runtime}` is not a path: {e}")))?;
 
@@ -187,9 +181,10 @@ pub(crate) fn render(resources: &[Resource], group_names: &BTreeMap<String, Stri
     }
 
     let kinds: Vec<String> = resources.iter().map(|r| format!("{}/{}", r.model.api_version(), r.model.kind)).collect();
-    let clientset = clientset::emit(&groups, &rt);
+    let clientset = clientset::emit(&groups, types, &rt);
     let listers = lister::emit(&groups, &rt);
     let informers = informer::emit(&groups, &rt);
+    let applyconfigurations = applyconfig::emit(&groups, types, &rt)?;
     let clientset_doc = format!(
         "Typed clients: `Clientset::new(client).<group>_<version>().<plural>(namespace)`.\n\nKinds: {}.",
         kinds.join(", ")
@@ -202,6 +197,11 @@ pub(crate) fn render(resources: &[Resource], group_names: &BTreeMap<String, Stri
         pub mod listers { #listers }
         /// Shared informers and their factory.
         pub mod informers { #informers }
+        /// Apply configurations for server-side apply (client-go's
+        /// applyconfiguration-gen): `<Kind>Apply::new(..)` with builder methods,
+        /// all fields optional and only what is set serialized, and
+        /// `extract_<kind>(&obj, field_manager)` for the fields a manager owns.
+        pub mod applyconfigurations { #applyconfigurations }
     };
     let file: syn::File = syn::parse2(tokens).map_err(|e| Error::Internal(e.to_string()))?;
     let body = prettyplease::unparse(&file);

@@ -91,7 +91,9 @@ pub mod clientset {
                 }
             }
         }
-        ///Typed client of `Bot` (`botops.dev/v1alpha1`). Verbs: create, update, update_status, delete, delete_collection, get, list, watch, patch, apply, apply_status.
+        /**Typed client of `Bot` (`botops.dev/v1alpha1`). Verbs: create, update, update_status, delete, delete_collection, get, list, watch, patch, apply, apply_status.
+
+Arguments follow one order: the name or object, the body, then kube's parameters (`PostParams`, `PatchParams`, ...); see `bot_runtime::client`.*/
         #[derive(Clone, Debug)]
         pub struct BotClient {
             inner: ::bot_runtime::client::TypedClient<crate::v1alpha1::Bot>,
@@ -158,7 +160,9 @@ pub mod clientset {
             pub async fn get_opt(
                 &self,
                 name: &str,
-            ) -> ::bot_runtime::client::Result<Option<crate::v1alpha1::Bot>> {
+            ) -> ::bot_runtime::client::Result<
+                ::std::option::Option<crate::v1alpha1::Bot>,
+            > {
                 self.inner.get_opt(name).await
             }
             /// Lists objects (label and field selectors, pagination).
@@ -180,31 +184,34 @@ pub mod clientset {
             > {
                 self.inner.watch(params, resource_version).await
             }
-            /// Patches `name` with any patch type.
+            /// Patches `name` with any patch type (merge, JSON, apply).
             pub async fn patch<P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug>(
                 &self,
                 name: &str,
-                params: &::bot_runtime::kube::api::PatchParams,
                 patch: &::bot_runtime::kube::api::Patch<P>,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Bot> {
-                self.inner.patch(name, params, patch).await
+                self.inner.patch(name, patch, params).await
             }
             /// JSON merge patch (RFC 7386) of `name`.
-            pub async fn merge_patch(
+            pub async fn merge_patch<
+                P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug,
+            >(
                 &self,
                 name: &str,
-                patch: &::bot_runtime::serde_json::Value,
-                field_manager: Option<&str>,
+                body: &P,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Bot> {
-                self.inner.merge_patch(name, patch, field_manager).await
+                self.inner.merge_patch(name, body, params).await
             }
             /// JSON patch (RFC 6902) of `name`.
             pub async fn json_patch(
                 &self,
                 name: &str,
-                patch: ::bot_runtime::json_patch::Patch,
+                ops: &::bot_runtime::json_patch::Patch,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Bot> {
-                self.inner.json_patch(name, patch).await
+                self.inner.json_patch(name, ops, params).await
             }
             /// Patches the status subresource of `name`.
             pub async fn patch_status<
@@ -212,35 +219,57 @@ pub mod clientset {
             >(
                 &self,
                 name: &str,
-                params: &::bot_runtime::kube::api::PatchParams,
                 patch: &::bot_runtime::kube::api::Patch<P>,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Bot> {
-                self.inner.patch_status(name, params, patch).await
+                self.inner.patch_status(name, patch, params).await
             }
-            /// Server-side apply of `config` (the fields this manager owns) as `field_manager`.
-            pub async fn apply<P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug>(
+            /// Server-side apply of `config` to the object it names; `params` is
+            /// `PatchParams::apply("manager")`, `.force()` to take over fields
+            /// other managers own.
+            pub async fn apply(
                 &self,
-                name: &str,
-                config: &P,
-                field_manager: &str,
-                force: bool,
+                config: &super::super::applyconfigurations::botops_v1alpha1::BotApply,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Bot> {
-                self.inner.apply(name, config, field_manager, force).await
+                self.inner.apply(config, params).await
             }
-            /// Server-side apply of the status subresource.
-            pub async fn apply_status<
+            /// Server-side apply of an untyped `body` to `name` (the body must
+            /// carry apiVersion, kind and metadata.name): the escape hatch when
+            /// the apply configuration does not fit.
+            pub async fn apply_raw<
                 P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug,
             >(
                 &self,
                 name: &str,
-                config: &P,
-                field_manager: &str,
-                force: bool,
+                body: &P,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Bot> {
-                self.inner.apply_status(name, config, field_manager, force).await
+                self.inner.apply_raw(name, body, params).await
+            }
+            /// Server-side apply of `config`'s status to the status subresource.
+            pub async fn apply_status(
+                &self,
+                config: &super::super::applyconfigurations::botops_v1alpha1::BotApply,
+                params: &::bot_runtime::kube::api::PatchParams,
+            ) -> ::bot_runtime::client::Result<crate::v1alpha1::Bot> {
+                self.inner.apply_status(config, params).await
+            }
+            /// Server-side apply of an untyped `body` to the status of `name`.
+            pub async fn apply_status_raw<
+                P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug,
+            >(
+                &self,
+                name: &str,
+                body: &P,
+                params: &::bot_runtime::kube::api::PatchParams,
+            ) -> ::bot_runtime::client::Result<crate::v1alpha1::Bot> {
+                self.inner.apply_status_raw(name, body, params).await
             }
         }
-        ///Typed client of `Event` (`botops.dev/v1alpha1`). Verbs: create, update, delete, delete_collection, get, list, watch, patch, apply.
+        /**Typed client of `Event` (`botops.dev/v1alpha1`). Verbs: create, update, delete, delete_collection, get, list, watch, patch, apply.
+
+Arguments follow one order: the name or object, the body, then kube's parameters (`PostParams`, `PatchParams`, ...); see `bot_runtime::client`.*/
         #[derive(Clone, Debug)]
         pub struct EventClient {
             inner: ::bot_runtime::client::TypedClient<crate::v1alpha1::Event>,
@@ -299,7 +328,9 @@ pub mod clientset {
             pub async fn get_opt(
                 &self,
                 name: &str,
-            ) -> ::bot_runtime::client::Result<Option<crate::v1alpha1::Event>> {
+            ) -> ::bot_runtime::client::Result<
+                ::std::option::Option<crate::v1alpha1::Event>,
+            > {
                 self.inner.get_opt(name).await
             }
             /// Lists objects (label and field selectors, pagination).
@@ -321,44 +352,62 @@ pub mod clientset {
             > {
                 self.inner.watch(params, resource_version).await
             }
-            /// Patches `name` with any patch type.
+            /// Patches `name` with any patch type (merge, JSON, apply).
             pub async fn patch<P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug>(
                 &self,
                 name: &str,
-                params: &::bot_runtime::kube::api::PatchParams,
                 patch: &::bot_runtime::kube::api::Patch<P>,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Event> {
-                self.inner.patch(name, params, patch).await
+                self.inner.patch(name, patch, params).await
             }
             /// JSON merge patch (RFC 7386) of `name`.
-            pub async fn merge_patch(
+            pub async fn merge_patch<
+                P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug,
+            >(
                 &self,
                 name: &str,
-                patch: &::bot_runtime::serde_json::Value,
-                field_manager: Option<&str>,
+                body: &P,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Event> {
-                self.inner.merge_patch(name, patch, field_manager).await
+                self.inner.merge_patch(name, body, params).await
             }
             /// JSON patch (RFC 6902) of `name`.
             pub async fn json_patch(
                 &self,
                 name: &str,
-                patch: ::bot_runtime::json_patch::Patch,
+                ops: &::bot_runtime::json_patch::Patch,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Event> {
-                self.inner.json_patch(name, patch).await
+                self.inner.json_patch(name, ops, params).await
             }
-            /// Server-side apply of `config` (the fields this manager owns) as `field_manager`.
-            pub async fn apply<P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug>(
+            /// Server-side apply of `config` to the object it names; `params` is
+            /// `PatchParams::apply("manager")`, `.force()` to take over fields
+            /// other managers own.
+            pub async fn apply(
+                &self,
+                config: &super::super::applyconfigurations::botops_v1alpha1::EventApply,
+                params: &::bot_runtime::kube::api::PatchParams,
+            ) -> ::bot_runtime::client::Result<crate::v1alpha1::Event> {
+                self.inner.apply(config, params).await
+            }
+            /// Server-side apply of an untyped `body` to `name` (the body must
+            /// carry apiVersion, kind and metadata.name): the escape hatch when
+            /// the apply configuration does not fit.
+            pub async fn apply_raw<
+                P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug,
+            >(
                 &self,
                 name: &str,
-                config: &P,
-                field_manager: &str,
-                force: bool,
+                body: &P,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::Event> {
-                self.inner.apply(name, config, field_manager, force).await
+                self.inner.apply_raw(name, body, params).await
             }
         }
-        ///Typed client of `EventBinding` (`botops.dev/v1alpha1`). Verbs: create, update, update_status, delete, get, list, watch, patch, apply, apply_status.
+        /**Typed client of `EventBinding` (`botops.dev/v1alpha1`). Verbs: create, update, update_status, delete, get, list, watch, patch, apply, apply_status.
+
+Arguments follow one order: the name or object, the body, then kube's parameters (`PostParams`, `PatchParams`, ...); see `bot_runtime::client`.*/
         #[derive(Clone, Debug)]
         pub struct EventBindingClient {
             inner: ::bot_runtime::client::TypedClient<crate::v1alpha1::EventBinding>,
@@ -412,7 +461,9 @@ pub mod clientset {
             pub async fn get_opt(
                 &self,
                 name: &str,
-            ) -> ::bot_runtime::client::Result<Option<crate::v1alpha1::EventBinding>> {
+            ) -> ::bot_runtime::client::Result<
+                ::std::option::Option<crate::v1alpha1::EventBinding>,
+            > {
                 self.inner.get_opt(name).await
             }
             /// Lists objects (label and field selectors, pagination).
@@ -434,31 +485,34 @@ pub mod clientset {
             > {
                 self.inner.watch(params, resource_version).await
             }
-            /// Patches `name` with any patch type.
+            /// Patches `name` with any patch type (merge, JSON, apply).
             pub async fn patch<P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug>(
                 &self,
                 name: &str,
-                params: &::bot_runtime::kube::api::PatchParams,
                 patch: &::bot_runtime::kube::api::Patch<P>,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::EventBinding> {
-                self.inner.patch(name, params, patch).await
+                self.inner.patch(name, patch, params).await
             }
             /// JSON merge patch (RFC 7386) of `name`.
-            pub async fn merge_patch(
+            pub async fn merge_patch<
+                P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug,
+            >(
                 &self,
                 name: &str,
-                patch: &::bot_runtime::serde_json::Value,
-                field_manager: Option<&str>,
+                body: &P,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::EventBinding> {
-                self.inner.merge_patch(name, patch, field_manager).await
+                self.inner.merge_patch(name, body, params).await
             }
             /// JSON patch (RFC 6902) of `name`.
             pub async fn json_patch(
                 &self,
                 name: &str,
-                patch: ::bot_runtime::json_patch::Patch,
+                ops: &::bot_runtime::json_patch::Patch,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::EventBinding> {
-                self.inner.json_patch(name, patch).await
+                self.inner.json_patch(name, ops, params).await
             }
             /// Patches the status subresource of `name`.
             pub async fn patch_status<
@@ -466,32 +520,52 @@ pub mod clientset {
             >(
                 &self,
                 name: &str,
-                params: &::bot_runtime::kube::api::PatchParams,
                 patch: &::bot_runtime::kube::api::Patch<P>,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::EventBinding> {
-                self.inner.patch_status(name, params, patch).await
+                self.inner.patch_status(name, patch, params).await
             }
-            /// Server-side apply of `config` (the fields this manager owns) as `field_manager`.
-            pub async fn apply<P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug>(
+            /// Server-side apply of `config` to the object it names; `params` is
+            /// `PatchParams::apply("manager")`, `.force()` to take over fields
+            /// other managers own.
+            pub async fn apply(
                 &self,
-                name: &str,
-                config: &P,
-                field_manager: &str,
-                force: bool,
+                config: &super::super::applyconfigurations::botops_v1alpha1::EventBindingApply,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::EventBinding> {
-                self.inner.apply(name, config, field_manager, force).await
+                self.inner.apply(config, params).await
             }
-            /// Server-side apply of the status subresource.
-            pub async fn apply_status<
+            /// Server-side apply of an untyped `body` to `name` (the body must
+            /// carry apiVersion, kind and metadata.name): the escape hatch when
+            /// the apply configuration does not fit.
+            pub async fn apply_raw<
                 P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug,
             >(
                 &self,
                 name: &str,
-                config: &P,
-                field_manager: &str,
-                force: bool,
+                body: &P,
+                params: &::bot_runtime::kube::api::PatchParams,
             ) -> ::bot_runtime::client::Result<crate::v1alpha1::EventBinding> {
-                self.inner.apply_status(name, config, field_manager, force).await
+                self.inner.apply_raw(name, body, params).await
+            }
+            /// Server-side apply of `config`'s status to the status subresource.
+            pub async fn apply_status(
+                &self,
+                config: &super::super::applyconfigurations::botops_v1alpha1::EventBindingApply,
+                params: &::bot_runtime::kube::api::PatchParams,
+            ) -> ::bot_runtime::client::Result<crate::v1alpha1::EventBinding> {
+                self.inner.apply_status(config, params).await
+            }
+            /// Server-side apply of an untyped `body` to the status of `name`.
+            pub async fn apply_status_raw<
+                P: ::bot_runtime::serde::Serialize + ::std::fmt::Debug,
+            >(
+                &self,
+                name: &str,
+                body: &P,
+                params: &::bot_runtime::kube::api::PatchParams,
+            ) -> ::bot_runtime::client::Result<crate::v1alpha1::EventBinding> {
+                self.inner.apply_status_raw(name, body, params).await
             }
         }
     }
@@ -896,6 +970,959 @@ pub mod informers {
                 super::super::listers::botops_v1alpha1::EventBindingLister::new(
                     self.informer.lister(),
                 )
+            }
+        }
+    }
+}
+/// Apply configurations for server-side apply (client-go's
+/// applyconfiguration-gen): `<Kind>Apply::new(..)` with builder methods,
+/// all fields optional and only what is set serialized, and
+/// `extract_<kind>(&obj, field_manager)` for the fields a manager owns.
+pub mod applyconfigurations {
+    ///Apply configurations of `botops.dev/v1alpha1`: `<Kind>Apply::new(..)` per kind, `<Type>Apply` per struct its spec and status use, and `extract_<kind>` for what a field manager owns.
+    pub mod botops_v1alpha1 {
+        /**Apply configuration of `Bot` (`botops.dev/v1alpha1`, client-go's `BotApplyConfiguration`): every field optional, only what is set is sent, so a field manager owns exactly what it sets.
+
+Build it with [`BotApply::new`] and the builder methods; read back what a manager owns with [`extract_bot`].*/
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde", rename_all = "camelCase")]
+        pub struct BotApply {
+            /// `apiVersion`, set by `new`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub api_version: ::std::option::Option<::std::string::String>,
+            /// `kind`, set by `new`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub kind: ::std::option::Option<::std::string::String>,
+            /// Name, namespace, and the labels, annotations, owner references
+            /// and finalizers this manager owns.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub metadata: ::std::option::Option<::bot_runtime::apply::ObjectMetaApply>,
+            /// `spec`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub spec: ::std::option::Option<BotSpecApply>,
+            /// `status`, applied with `apply_status` (the status subresource).
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub status: ::std::option::Option<BotStatusApply>,
+        }
+        impl BotApply {
+            ///An apply configuration of the `Bot` named `name` in `namespace`, with apiVersion and kind set.
+            pub fn new(
+                name: impl ::std::convert::Into<::std::string::String>,
+                namespace: impl ::std::convert::Into<::std::string::String>,
+            ) -> BotApply {
+                BotApply {
+                    api_version: ::std::option::Option::Some(
+                        "botops.dev/v1alpha1".into(),
+                    ),
+                    kind: ::std::option::Option::Some("Bot".into()),
+                    metadata: ::std::option::Option::Some(
+                        ::bot_runtime::apply::ObjectMetaApply::new(name, namespace),
+                    ),
+                    ..::std::default::Default::default()
+                }
+            }
+            /// Replaces the whole metadata, name and namespace included.
+            pub fn metadata(
+                mut self,
+                metadata: ::bot_runtime::apply::ObjectMetaApply,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(metadata);
+                self
+            }
+            /// Adds labels, keeping those already set.
+            pub fn labels<
+                K: ::std::convert::Into<::std::string::String>,
+                V: ::std::convert::Into<::std::string::String>,
+            >(mut self, entries: impl ::std::iter::IntoIterator<Item = (K, V)>) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().labels(entries),
+                );
+                self
+            }
+            /// Adds annotations, keeping those already set.
+            pub fn annotations<
+                K: ::std::convert::Into<::std::string::String>,
+                V: ::std::convert::Into<::std::string::String>,
+            >(mut self, entries: impl ::std::iter::IntoIterator<Item = (K, V)>) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().annotations(entries),
+                );
+                self
+            }
+            /// Appends an owner reference (an `OwnerReference` converts).
+            pub fn owner_reference(
+                mut self,
+                reference: impl ::std::convert::Into<
+                    ::bot_runtime::apply::OwnerReferenceApply,
+                >,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().owner_reference(reference),
+                );
+                self
+            }
+            /// Appends finalizers.
+            pub fn finalizers<F: ::std::convert::Into<::std::string::String>>(
+                mut self,
+                finalizers: impl ::std::iter::IntoIterator<Item = F>,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().finalizers(finalizers),
+                );
+                self
+            }
+            /// Sets `spec`.
+            pub fn spec(mut self, spec: BotSpecApply) -> Self {
+                self.spec = ::std::option::Option::Some(spec);
+                self
+            }
+            /// Sets `status` (applied with `apply_status`).
+            pub fn status(mut self, status: BotStatusApply) -> Self {
+                self.status = ::std::option::Option::Some(status);
+                self
+            }
+        }
+        impl ::bot_runtime::apply::ApplyConfiguration for BotApply {
+            type Object = crate::v1alpha1::Bot;
+            fn object_meta(
+                &self,
+            ) -> ::std::option::Option<&::bot_runtime::apply::ObjectMetaApply> {
+                self.metadata.as_ref()
+            }
+            fn object_meta_mut(&mut self) -> &mut ::bot_runtime::apply::ObjectMetaApply {
+                self.metadata.get_or_insert_with(::std::default::Default::default)
+            }
+        }
+        ///The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry of `managedFields`, status excluded), as a [`BotApply`]: client-go's `ExtractBot`. Change what you need and apply it again, without taking over fields other managers set. A manager that owns nothing gets name, namespace, apiVersion and kind only.
+        pub fn extract_bot(
+            obj: &crate::v1alpha1::Bot,
+            field_manager: &str,
+        ) -> ::std::result::Result<BotApply, ::bot_runtime::apply::Error> {
+            ::bot_runtime::apply::extract(
+                obj,
+                field_manager,
+                ::std::option::Option::None,
+            )
+        }
+        ///The status fields of `obj` that `field_manager` owns through `apply_status` (client-go's `ExtractBotStatus`).
+        pub fn extract_bot_status(
+            obj: &crate::v1alpha1::Bot,
+            field_manager: &str,
+        ) -> ::std::result::Result<BotApply, ::bot_runtime::apply::Error> {
+            ::bot_runtime::apply::extract(
+                obj,
+                field_manager,
+                ::std::option::Option::Some("status"),
+            )
+        }
+        /**Apply configuration of `Event` (`botops.dev/v1alpha1`, client-go's `EventApplyConfiguration`): every field optional, only what is set is sent, so a field manager owns exactly what it sets.
+
+Build it with [`EventApply::new`] and the builder methods; read back what a manager owns with [`extract_event`].*/
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde", rename_all = "camelCase")]
+        pub struct EventApply {
+            /// `apiVersion`, set by `new`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub api_version: ::std::option::Option<::std::string::String>,
+            /// `kind`, set by `new`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub kind: ::std::option::Option<::std::string::String>,
+            /// Name, namespace, and the labels, annotations, owner references
+            /// and finalizers this manager owns.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub metadata: ::std::option::Option<::bot_runtime::apply::ObjectMetaApply>,
+            /// `spec`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub spec: ::std::option::Option<EventSpecApply>,
+        }
+        impl EventApply {
+            ///An apply configuration of the `Event` named `name` in `namespace`, with apiVersion and kind set.
+            pub fn new(
+                name: impl ::std::convert::Into<::std::string::String>,
+                namespace: impl ::std::convert::Into<::std::string::String>,
+            ) -> EventApply {
+                EventApply {
+                    api_version: ::std::option::Option::Some(
+                        "botops.dev/v1alpha1".into(),
+                    ),
+                    kind: ::std::option::Option::Some("Event".into()),
+                    metadata: ::std::option::Option::Some(
+                        ::bot_runtime::apply::ObjectMetaApply::new(name, namespace),
+                    ),
+                    ..::std::default::Default::default()
+                }
+            }
+            /// Replaces the whole metadata, name and namespace included.
+            pub fn metadata(
+                mut self,
+                metadata: ::bot_runtime::apply::ObjectMetaApply,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(metadata);
+                self
+            }
+            /// Adds labels, keeping those already set.
+            pub fn labels<
+                K: ::std::convert::Into<::std::string::String>,
+                V: ::std::convert::Into<::std::string::String>,
+            >(mut self, entries: impl ::std::iter::IntoIterator<Item = (K, V)>) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().labels(entries),
+                );
+                self
+            }
+            /// Adds annotations, keeping those already set.
+            pub fn annotations<
+                K: ::std::convert::Into<::std::string::String>,
+                V: ::std::convert::Into<::std::string::String>,
+            >(mut self, entries: impl ::std::iter::IntoIterator<Item = (K, V)>) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().annotations(entries),
+                );
+                self
+            }
+            /// Appends an owner reference (an `OwnerReference` converts).
+            pub fn owner_reference(
+                mut self,
+                reference: impl ::std::convert::Into<
+                    ::bot_runtime::apply::OwnerReferenceApply,
+                >,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().owner_reference(reference),
+                );
+                self
+            }
+            /// Appends finalizers.
+            pub fn finalizers<F: ::std::convert::Into<::std::string::String>>(
+                mut self,
+                finalizers: impl ::std::iter::IntoIterator<Item = F>,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().finalizers(finalizers),
+                );
+                self
+            }
+            /// Sets `spec`.
+            pub fn spec(mut self, spec: EventSpecApply) -> Self {
+                self.spec = ::std::option::Option::Some(spec);
+                self
+            }
+        }
+        impl ::bot_runtime::apply::ApplyConfiguration for EventApply {
+            type Object = crate::v1alpha1::Event;
+            fn object_meta(
+                &self,
+            ) -> ::std::option::Option<&::bot_runtime::apply::ObjectMetaApply> {
+                self.metadata.as_ref()
+            }
+            fn object_meta_mut(&mut self) -> &mut ::bot_runtime::apply::ObjectMetaApply {
+                self.metadata.get_or_insert_with(::std::default::Default::default)
+            }
+        }
+        ///The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry of `managedFields`, status excluded), as a [`EventApply`]: client-go's `ExtractEvent`. Change what you need and apply it again, without taking over fields other managers set. A manager that owns nothing gets name, namespace, apiVersion and kind only.
+        pub fn extract_event(
+            obj: &crate::v1alpha1::Event,
+            field_manager: &str,
+        ) -> ::std::result::Result<EventApply, ::bot_runtime::apply::Error> {
+            ::bot_runtime::apply::extract(
+                obj,
+                field_manager,
+                ::std::option::Option::None,
+            )
+        }
+        /**Apply configuration of `EventBinding` (`botops.dev/v1alpha1`, client-go's `EventBindingApplyConfiguration`): every field optional, only what is set is sent, so a field manager owns exactly what it sets.
+
+Build it with [`EventBindingApply::new`] and the builder methods; read back what a manager owns with [`extract_event_binding`].*/
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde", rename_all = "camelCase")]
+        pub struct EventBindingApply {
+            /// `apiVersion`, set by `new`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub api_version: ::std::option::Option<::std::string::String>,
+            /// `kind`, set by `new`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub kind: ::std::option::Option<::std::string::String>,
+            /// Name, namespace, and the labels, annotations, owner references
+            /// and finalizers this manager owns.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub metadata: ::std::option::Option<::bot_runtime::apply::ObjectMetaApply>,
+            /// `spec`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub spec: ::std::option::Option<EventBindingSpecApply>,
+            /// `status`, applied with `apply_status` (the status subresource).
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub status: ::std::option::Option<EventBindingStatusApply>,
+        }
+        impl EventBindingApply {
+            ///An apply configuration of the `EventBinding` named `name` in `namespace`, with apiVersion and kind set.
+            pub fn new(
+                name: impl ::std::convert::Into<::std::string::String>,
+                namespace: impl ::std::convert::Into<::std::string::String>,
+            ) -> EventBindingApply {
+                EventBindingApply {
+                    api_version: ::std::option::Option::Some(
+                        "botops.dev/v1alpha1".into(),
+                    ),
+                    kind: ::std::option::Option::Some("EventBinding".into()),
+                    metadata: ::std::option::Option::Some(
+                        ::bot_runtime::apply::ObjectMetaApply::new(name, namespace),
+                    ),
+                    ..::std::default::Default::default()
+                }
+            }
+            /// Replaces the whole metadata, name and namespace included.
+            pub fn metadata(
+                mut self,
+                metadata: ::bot_runtime::apply::ObjectMetaApply,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(metadata);
+                self
+            }
+            /// Adds labels, keeping those already set.
+            pub fn labels<
+                K: ::std::convert::Into<::std::string::String>,
+                V: ::std::convert::Into<::std::string::String>,
+            >(mut self, entries: impl ::std::iter::IntoIterator<Item = (K, V)>) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().labels(entries),
+                );
+                self
+            }
+            /// Adds annotations, keeping those already set.
+            pub fn annotations<
+                K: ::std::convert::Into<::std::string::String>,
+                V: ::std::convert::Into<::std::string::String>,
+            >(mut self, entries: impl ::std::iter::IntoIterator<Item = (K, V)>) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().annotations(entries),
+                );
+                self
+            }
+            /// Appends an owner reference (an `OwnerReference` converts).
+            pub fn owner_reference(
+                mut self,
+                reference: impl ::std::convert::Into<
+                    ::bot_runtime::apply::OwnerReferenceApply,
+                >,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().owner_reference(reference),
+                );
+                self
+            }
+            /// Appends finalizers.
+            pub fn finalizers<F: ::std::convert::Into<::std::string::String>>(
+                mut self,
+                finalizers: impl ::std::iter::IntoIterator<Item = F>,
+            ) -> Self {
+                self.metadata = ::std::option::Option::Some(
+                    self.metadata.take().unwrap_or_default().finalizers(finalizers),
+                );
+                self
+            }
+            /// Sets `spec`.
+            pub fn spec(mut self, spec: EventBindingSpecApply) -> Self {
+                self.spec = ::std::option::Option::Some(spec);
+                self
+            }
+            /// Sets `status` (applied with `apply_status`).
+            pub fn status(mut self, status: EventBindingStatusApply) -> Self {
+                self.status = ::std::option::Option::Some(status);
+                self
+            }
+        }
+        impl ::bot_runtime::apply::ApplyConfiguration for EventBindingApply {
+            type Object = crate::v1alpha1::EventBinding;
+            fn object_meta(
+                &self,
+            ) -> ::std::option::Option<&::bot_runtime::apply::ObjectMetaApply> {
+                self.metadata.as_ref()
+            }
+            fn object_meta_mut(&mut self) -> &mut ::bot_runtime::apply::ObjectMetaApply {
+                self.metadata.get_or_insert_with(::std::default::Default::default)
+            }
+        }
+        ///The fields of `obj` that `field_manager` owns through server-side apply (its `Apply` entry of `managedFields`, status excluded), as a [`EventBindingApply`]: client-go's `ExtractEventBinding`. Change what you need and apply it again, without taking over fields other managers set. A manager that owns nothing gets name, namespace, apiVersion and kind only.
+        pub fn extract_event_binding(
+            obj: &crate::v1alpha1::EventBinding,
+            field_manager: &str,
+        ) -> ::std::result::Result<EventBindingApply, ::bot_runtime::apply::Error> {
+            ::bot_runtime::apply::extract(
+                obj,
+                field_manager,
+                ::std::option::Option::None,
+            )
+        }
+        ///The status fields of `obj` that `field_manager` owns through `apply_status` (client-go's `ExtractEventBindingStatus`).
+        pub fn extract_event_binding_status(
+            obj: &crate::v1alpha1::EventBinding,
+            field_manager: &str,
+        ) -> ::std::result::Result<EventBindingApply, ::bot_runtime::apply::Error> {
+            ::bot_runtime::apply::extract(
+                obj,
+                field_manager,
+                ::std::option::Option::Some("status"),
+            )
+        }
+        ///Apply configuration of `crate::v1alpha1::Action`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        #[serde(rename_all = "camelCase")]
+        pub struct ActionApply {
+            /// Reply with this text.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub reply: ::std::option::Option<String>,
+        }
+        impl ActionApply {
+            ///Sets `reply`.
+            pub fn reply(
+                mut self,
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> Self {
+                self.reply = ::std::option::Option::Some(value.into());
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::Action> for ActionApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::Action,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
+            }
+        }
+        ///Apply configuration of `crate::v1alpha1::BotRef`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        pub struct BotRefApply {
+            /// The Bot's name.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub name: ::std::option::Option<String>,
+        }
+        impl BotRefApply {
+            ///Sets `name`.
+            pub fn name(
+                mut self,
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> Self {
+                self.name = ::std::option::Option::Some(value.into());
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::BotRef> for BotRefApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::BotRef,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
+            }
+        }
+        ///Apply configuration of `crate::v1alpha1::BotService`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        #[serde(rename_all = "camelCase")]
+        pub struct BotServiceApply {
+            /// The Service type: `ClusterIP` (default; put an Ingress or a tunnel in
+            /// front), `NodePort` (the platform calls a node's address) or
+            /// `LoadBalancer`.
+            #[serde(
+                default,
+                skip_serializing_if = "::std::option::Option::is_none",
+                rename = "type"
+            )]
+            pub type_: ::std::option::Option<crate::v1alpha1::ServiceType>,
+            /// For `NodePort` and `LoadBalancer`: the node port (30000-32767);
+            /// Kubernetes picks one when unset.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub node_port: ::std::option::Option<i32>,
+            /// The public base URL under which the platform reaches the Service
+            /// (an Ingress host, a tunnel, a load balancer's DNS name), such as
+            /// `https://bots.example.com/hello`. When set, `status.endpoint` is this
+            /// URL followed by the platform's webhook path.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub public_url: ::std::option::Option<String>,
+        }
+        impl BotServiceApply {
+            ///Sets `type_`.
+            pub fn type_(mut self, value: crate::v1alpha1::ServiceType) -> Self {
+                self.type_ = ::std::option::Option::Some(value);
+                self
+            }
+            ///Sets `node_port`.
+            pub fn node_port(mut self, value: i32) -> Self {
+                self.node_port = ::std::option::Option::Some(value);
+                self
+            }
+            ///Sets `public_url`.
+            pub fn public_url(
+                mut self,
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> Self {
+                self.public_url = ::std::option::Option::Some(value.into());
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::BotService> for BotServiceApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::BotService,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
+            }
+        }
+        ///Apply configuration of `crate::v1alpha1::BotSpec`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        #[serde(rename_all = "camelCase")]
+        pub struct BotSpecApply {
+            /// The chat platform the bot answers on.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub platform: ::std::option::Option<crate::v1alpha1::Platform>,
+            /// Name of a Secret in the Bot's namespace holding the platform
+            /// credentials (for LINE: `channelSecret` and `channelToken`). The
+            /// credentials never appear in the Bot itself.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub credentials_secret: ::std::option::Option<String>,
+            /// Container image of the bot engine.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub image: ::std::option::Option<String>,
+            /// Number of engine replicas.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub replicas: ::std::option::Option<i32>,
+            /// Port the engine listens on for platform webhooks.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub port: ::std::option::Option<i32>,
+            /// Log level of the engine.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub log_level: ::std::option::Option<crate::v1alpha1::LogLevel>,
+            /// How the engine's webhook is exposed (default: a ClusterIP Service).
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub service: ::std::option::Option<BotServiceApply>,
+        }
+        impl BotSpecApply {
+            ///Sets `platform`.
+            pub fn platform(mut self, value: crate::v1alpha1::Platform) -> Self {
+                self.platform = ::std::option::Option::Some(value);
+                self
+            }
+            ///Sets `credentials_secret`.
+            pub fn credentials_secret(
+                mut self,
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> Self {
+                self.credentials_secret = ::std::option::Option::Some(value.into());
+                self
+            }
+            ///Sets `image`.
+            pub fn image(
+                mut self,
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> Self {
+                self.image = ::std::option::Option::Some(value.into());
+                self
+            }
+            ///Sets `replicas`.
+            pub fn replicas(mut self, value: i32) -> Self {
+                self.replicas = ::std::option::Option::Some(value);
+                self
+            }
+            ///Sets `port`.
+            pub fn port(mut self, value: i32) -> Self {
+                self.port = ::std::option::Option::Some(value);
+                self
+            }
+            ///Sets `log_level`.
+            pub fn log_level(mut self, value: crate::v1alpha1::LogLevel) -> Self {
+                self.log_level = ::std::option::Option::Some(value);
+                self
+            }
+            ///Sets `service`.
+            pub fn service(mut self, value: BotServiceApply) -> Self {
+                self.service = ::std::option::Option::Some(value);
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::BotSpec> for BotSpecApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::BotSpec,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
+            }
+        }
+        ///Apply configuration of `crate::v1alpha1::BotStatus`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        #[serde(rename_all = "camelCase")]
+        pub struct BotStatusApply {
+            /// The `metadata.generation` this status describes.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub observed_generation: ::std::option::Option<i64>,
+            /// `Ready` (the bot can answer: credentials found, objects applied,
+            /// engine available), `CredentialsFound`, `Applied`, `Available`,
+            /// `RulesResolved`; a map list keyed by `type`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub conditions: ::std::option::Option<
+                ::std::vec::Vec<
+                    ::k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition,
+                >,
+            >,
+            /// Ready replicas of the engine Deployment.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub ready_replicas: ::std::option::Option<i32>,
+            /// The URL the chat platform must call: built from
+            /// `spec.service.publicUrl` when set, else from the Service (its
+            /// load balancer's address, a node port, or the in-cluster name).
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub endpoint: ::std::option::Option<String>,
+            /// Events bound to this Bot through its EventBindings, as `binding/event`.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub bound_events: ::std::option::Option<::std::vec::Vec<String>>,
+            /// Number of bound events.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub bound_event_count: ::std::option::Option<i32>,
+        }
+        impl BotStatusApply {
+            ///Sets `observed_generation`.
+            pub fn observed_generation(mut self, value: i64) -> Self {
+                self.observed_generation = ::std::option::Option::Some(value);
+                self
+            }
+            ///Appends to `conditions`.
+            pub fn conditions(
+                mut self,
+                values: impl ::std::iter::IntoIterator<
+                    Item = ::k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition,
+                >,
+            ) -> Self {
+                self.conditions.get_or_insert_with(::std::vec::Vec::new).extend(values);
+                self
+            }
+            ///Sets `ready_replicas`.
+            pub fn ready_replicas(mut self, value: i32) -> Self {
+                self.ready_replicas = ::std::option::Option::Some(value);
+                self
+            }
+            ///Sets `endpoint`.
+            pub fn endpoint(
+                mut self,
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> Self {
+                self.endpoint = ::std::option::Option::Some(value.into());
+                self
+            }
+            ///Appends to `bound_events`.
+            pub fn bound_events(
+                mut self,
+                values: impl ::std::iter::IntoIterator<
+                    Item = impl ::std::convert::Into<::std::string::String>,
+                >,
+            ) -> Self {
+                self.bound_events
+                    .get_or_insert_with(::std::vec::Vec::new)
+                    .extend(values.into_iter().map(::std::convert::Into::into));
+                self
+            }
+            ///Sets `bound_event_count`.
+            pub fn bound_event_count(mut self, value: i32) -> Self {
+                self.bound_event_count = ::std::option::Option::Some(value);
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::BotStatus> for BotStatusApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::BotStatus,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
+            }
+        }
+        ///Apply configuration of `crate::v1alpha1::EventBindingSpec`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        #[serde(rename_all = "camelCase")]
+        pub struct EventBindingSpecApply {
+            /// The Bot (in the same namespace) that gets the events.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub bot_ref: ::std::option::Option<BotRefApply>,
+            /// Selects Events by their labels.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub selector: ::std::option::Option<
+                ::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+            >,
+        }
+        impl EventBindingSpecApply {
+            ///Sets `bot_ref`.
+            pub fn bot_ref(mut self, value: BotRefApply) -> Self {
+                self.bot_ref = ::std::option::Option::Some(value);
+                self
+            }
+            ///Sets `selector`.
+            pub fn selector(
+                mut self,
+                value: ::k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+            ) -> Self {
+                self.selector = ::std::option::Option::Some(value);
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::EventBindingSpec>
+        for EventBindingSpecApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::EventBindingSpec,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
+            }
+        }
+        ///Apply configuration of `crate::v1alpha1::EventBindingStatus`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        #[serde(rename_all = "camelCase")]
+        pub struct EventBindingStatusApply {
+            /// The `metadata.generation` this status describes.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub observed_generation: ::std::option::Option<i64>,
+            /// Names of the Events the selector matches, sorted.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub events: ::std::option::Option<::std::vec::Vec<String>>,
+            /// Number of matched Events.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub event_count: ::std::option::Option<i32>,
+        }
+        impl EventBindingStatusApply {
+            ///Sets `observed_generation`.
+            pub fn observed_generation(mut self, value: i64) -> Self {
+                self.observed_generation = ::std::option::Option::Some(value);
+                self
+            }
+            ///Appends to `events`.
+            pub fn events(
+                mut self,
+                values: impl ::std::iter::IntoIterator<
+                    Item = impl ::std::convert::Into<::std::string::String>,
+                >,
+            ) -> Self {
+                self.events
+                    .get_or_insert_with(::std::vec::Vec::new)
+                    .extend(values.into_iter().map(::std::convert::Into::into));
+                self
+            }
+            ///Sets `event_count`.
+            pub fn event_count(mut self, value: i32) -> Self {
+                self.event_count = ::std::option::Option::Some(value);
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::EventBindingStatus>
+        for EventBindingStatusApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::EventBindingStatus,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
+            }
+        }
+        ///Apply configuration of `crate::v1alpha1::EventSpec`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        #[serde(rename_all = "camelCase")]
+        pub struct EventSpecApply {
+            /// When the rule fires.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub trigger: ::std::option::Option<TriggerApply>,
+            /// What the bot does when it fires, in order.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub actions: ::std::option::Option<::std::vec::Vec<ActionApply>>,
+        }
+        impl EventSpecApply {
+            ///Sets `trigger`.
+            pub fn trigger(mut self, value: TriggerApply) -> Self {
+                self.trigger = ::std::option::Option::Some(value);
+                self
+            }
+            ///Appends to `actions`.
+            pub fn actions(
+                mut self,
+                values: impl ::std::iter::IntoIterator<Item = ActionApply>,
+            ) -> Self {
+                self.actions.get_or_insert_with(::std::vec::Vec::new).extend(values);
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::EventSpec> for EventSpecApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::EventSpec,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
+            }
+        }
+        ///Apply configuration of `crate::v1alpha1::Trigger`: every field optional; only what is set is serialized.
+        #[derive(
+            Clone,
+            Debug,
+            Default,
+            PartialEq,
+            ::bot_runtime::serde::Serialize,
+            ::bot_runtime::serde::Deserialize
+        )]
+        #[serde(crate = "::bot_runtime::serde")]
+        #[serde(rename_all = "camelCase")]
+        pub struct TriggerApply {
+            /// The kind of platform event.
+            #[serde(
+                default,
+                skip_serializing_if = "::std::option::Option::is_none",
+                rename = "type"
+            )]
+            pub type_: ::std::option::Option<crate::v1alpha1::TriggerType>,
+            /// For `message`: fires when the text contains any of these keywords.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub keywords: ::std::option::Option<::std::vec::Vec<String>>,
+            /// For `message`: fires when the text matches this regular expression.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub pattern: ::std::option::Option<String>,
+            /// For `schedule`: a cron expression.
+            #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+            pub schedule: ::std::option::Option<String>,
+        }
+        impl TriggerApply {
+            ///Sets `type_`.
+            pub fn type_(mut self, value: crate::v1alpha1::TriggerType) -> Self {
+                self.type_ = ::std::option::Option::Some(value);
+                self
+            }
+            ///Appends to `keywords`.
+            pub fn keywords(
+                mut self,
+                values: impl ::std::iter::IntoIterator<
+                    Item = impl ::std::convert::Into<::std::string::String>,
+                >,
+            ) -> Self {
+                self.keywords
+                    .get_or_insert_with(::std::vec::Vec::new)
+                    .extend(values.into_iter().map(::std::convert::Into::into));
+                self
+            }
+            ///Sets `pattern`.
+            pub fn pattern(
+                mut self,
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> Self {
+                self.pattern = ::std::option::Option::Some(value.into());
+                self
+            }
+            ///Sets `schedule`.
+            pub fn schedule(
+                mut self,
+                value: impl ::std::convert::Into<::std::string::String>,
+            ) -> Self {
+                self.schedule = ::std::option::Option::Some(value.into());
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<&crate::v1alpha1::Trigger> for TriggerApply {
+            type Error = ::bot_runtime::apply::Error;
+            /// Everything `value` serializes, as set fields (its own
+            /// `skip_serializing_if` decides what is left unset).
+            fn try_from(
+                value: &crate::v1alpha1::Trigger,
+            ) -> ::std::result::Result<Self, Self::Error> {
+                ::bot_runtime::apply::convert(value)
             }
         }
     }

@@ -66,6 +66,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use bot_api::{
+    applyconfigurations::botops_v1alpha1::{BotApply, BotStatusApply, EventBindingApply, EventBindingStatusApply},
     clientset::Clientset,
     informers::SharedInformerFactory,
     listers::botops_v1alpha1::{BotLister, EventBindingLister, EventLister},
@@ -90,10 +91,9 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, CustomResourceExt, Resource,
-    api::{PartialObjectMeta, PostParams},
+    api::{PartialObjectMeta, PatchParams, PostParams},
 };
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use crate::{
     index::{binding_selector, bindings_selecting, bound_bot_key, controller_bot_key},
@@ -102,6 +102,12 @@ use crate::{
 
 /// Field manager of every server-side apply of the operator.
 pub const FIELD_MANAGER: &str = "bot-operator";
+
+/// The parameters of every server-side apply of the operator: its field
+/// manager, forced (it owns the fields it sets on its own objects).
+fn apply_params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
 
 /// kubectl's annotation holding the last applied object, Secret data included.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -692,15 +698,15 @@ async fn apply_owned(
     let cm_name = resources::rules_configmap_name(name);
     let checksum = resources::checksum(&rules_json);
     let cm = resources::configmap(bot, &rules_json);
-    if let Err(taken) = create_or_apply::<ConfigMap>(ctx, &ctx.configmaps, ns, &cm_name, cm).await? {
+    if let Err(taken) = create_or_apply(ctx, &ctx.configmaps, ns, &cm_name, &cm).await? {
         return Ok(Applied::Taken(taken));
     }
     let dep = resources::deployment(bot, &checksum, credentials_version);
-    let deployment = match create_or_apply::<Deployment>(ctx, &ctx.deployments, ns, name, dep).await? {
+    let deployment = match create_or_apply(ctx, &ctx.deployments, ns, name, &dep).await? {
         Ok(d) => d,
         Err(taken) => return Ok(Applied::Taken(taken)),
     };
-    let service = match create_or_apply::<Service>(ctx, &ctx.services, ns, name, resources::service(bot)).await? {
+    let service = match create_or_apply(ctx, &ctx.services, ns, name, &resources::service(bot)).await? {
         Ok(s) => s,
         Err(taken) => return Ok(Applied::Taken(taken)),
     };
@@ -726,7 +732,7 @@ async fn create_or_apply<K>(
     cache: &Lister<K>,
     ns: &str,
     name: &str,
-    desired: serde_json::Value,
+    desired: &K,
 ) -> anyhow::Result<Result<K, String>>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
@@ -739,7 +745,7 @@ where
         + 'static,
 {
     let what = format!("{} {ns}/{name}", K::kind(&()));
-    let desired = resources::stamp(desired);
+    let desired = resources::stamp(serde_json::to_value(desired)?);
     let client = typed::<K>(ctx, ns);
     let current = match cache.namespaced(ns).get(name) {
         Ok(cached) => Some(cached.as_ref().clone()),
@@ -758,7 +764,7 @@ where
             return Ok(Ok(current));
         }
         tracing::debug!(object = %what, "applying");
-        let applied = client.apply(name, &desired, FIELD_MANAGER, true).await;
+        let applied = client.apply_raw(name, &desired, &apply_params()).await;
         let applied = applied.with_context(|| format!("applying {what}"))?;
         ctx.written.lock().insert(what, written);
         return Ok(Ok(applied));
@@ -785,7 +791,7 @@ async fn own_fields_by_apply<K>(client: &TypedClient<K>, name: &str, desired: &s
 where
     K: Resource + Clone + serde::Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    let applied = client.apply(name, desired, FIELD_MANAGER, true).await?;
+    let applied = client.apply_raw(name, desired, &apply_params()).await?;
     let entries = applied.meta().managed_fields.as_deref().unwrap_or_default();
     let Some(i) = entries
         .iter()
@@ -798,7 +804,7 @@ where
         { "op": "test", "path": format!("/metadata/managedFields/{i}/operation"), "value": "Update" },
         { "op": "remove", "path": format!("/metadata/managedFields/{i}") },
     ]))?;
-    Ok(client.json_patch(name, patch).await?)
+    Ok(client.json_patch(name, &patch, &PatchParams::default()).await?)
 }
 
 fn typed<K>(ctx: &Context, ns: &str) -> TypedClient<K>
@@ -834,16 +840,11 @@ async fn write_bot_status(ctx: &Context, bot: &Bot, status: BotStatus) -> anyhow
             "Bot status"
         );
     }
-    let patch = json!({
-        "apiVersion": Bot::api_version(&()),
-        "kind": Bot::kind(&()),
-        "metadata": { "name": name, "namespace": ns },
-        "status": status,
-    });
+    let config = BotApply::new(name, ns).status(BotStatusApply::try_from(&status)?);
     ctx.clientset
         .botops_v1alpha1()
         .bots(ns)
-        .apply_status(name, &patch, FIELD_MANAGER, true)
+        .apply_status(&config, &apply_params())
         .await
         .with_context(|| format!("writing the status of Bot {ns}/{name}"))?;
     Ok(())
@@ -903,14 +904,9 @@ async fn update_binding_statuses(
             continue;
         }
         tracing::info!(binding = %format!("{ns}/{name}"), events = status.event_count, "EventBinding status");
-        let patch = json!({
-            "apiVersion": EventBinding::api_version(&()),
-            "kind": EventBinding::kind(&()),
-            "metadata": { "name": name, "namespace": ns },
-            "status": status,
-        });
+        let config = EventBindingApply::new(name, ns).status(EventBindingStatusApply::try_from(&status)?);
         client
-            .apply_status(name, &patch, FIELD_MANAGER, true)
+            .apply_status(&config, &apply_params())
             .await
             .with_context(|| format!("writing the status of EventBinding {ns}/{name}"))?;
     }

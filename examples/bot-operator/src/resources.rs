@@ -1,19 +1,31 @@
 //! What the operator wants to exist for a Bot: the resolved rules, the
 //! owned ConfigMap, Deployment and Service (as server-side apply
-//! configurations), and the status conditions. Pure functions, unit-tested.
+//! configurations: typed k8s-openapi values, which serialize only the
+//! fields set, so the operator's field manager owns exactly those), and the
+//! status conditions. Pure functions, unit-tested.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use bot_api::rules::{Rule, Rules};
 use bot_api::v1alpha1::{Bot, BotStatus, Event, EventBinding, ServiceType};
 use k8s_openapi::{
-    api::{apps::v1::Deployment, core::v1::Service},
-    apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta, OwnerReference, Time},
+    api::{
+        apps::v1::{Deployment, DeploymentSpec},
+        core::v1::{
+            Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvFromSource, EnvVar,
+            HTTPGetAction, PodSpec, PodTemplateSpec, Probe, SecretEnvSource, SecurityContext, Service, ServicePort,
+            ServiceSpec, Volume, VolumeMount,
+        },
+    },
+    apimachinery::pkg::{
+        apis::meta::v1::{Condition, LabelSelector, ObjectMeta, OwnerReference, Time},
+        util::intstr::IntOrString,
+    },
     jiff::Timestamp,
 };
 use kube::Resource;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 /// Key of the rules in the rules ConfigMap.
 pub const RULES_KEY: &str = "rules.json";
@@ -92,7 +104,7 @@ pub fn endpoint(bot: &Bot, service: Option<&Service>) -> String {
 pub fn stamp(mut desired: Value) -> Value {
     let hash = checksum(&desired.to_string());
     if let Some(meta) = desired.get_mut("metadata").and_then(Value::as_object_mut) {
-        let annotations = meta.entry("annotations").or_insert_with(|| json!({}));
+        let annotations = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
         if let Some(annotations) = annotations.as_object_mut() {
             annotations.insert(APPLIED_HASH_ANNOTATION.into(), Value::String(hash));
         }
@@ -245,110 +257,156 @@ fn lowercase<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
-fn labels(bot: &str) -> Value {
-    json!({
-        "app.kubernetes.io/name": "bot-engine",
-        "app.kubernetes.io/instance": bot,
-        "app.kubernetes.io/managed-by": crate::FIELD_MANAGER,
-        BOT_LABEL: bot,
-    })
+fn labels(bot: &str) -> BTreeMap<String, String> {
+    [
+        ("app.kubernetes.io/name", "bot-engine"),
+        ("app.kubernetes.io/instance", bot),
+        ("app.kubernetes.io/managed-by", crate::FIELD_MANAGER),
+        (BOT_LABEL, bot),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
-fn metadata(bot: &Bot, name: &str) -> Value {
+fn metadata(bot: &Bot, name: &str) -> ObjectMeta {
     let bot_name = bot.metadata.name.as_deref().unwrap_or_default();
-    json!({
-        "name": name,
-        "namespace": bot.metadata.namespace,
-        "labels": labels(bot_name),
-        "ownerReferences": [owner_reference(bot)],
-    })
+    ObjectMeta {
+        name: Some(name.into()),
+        namespace: bot.metadata.namespace.clone(),
+        labels: Some(labels(bot_name)),
+        owner_references: Some(vec![owner_reference(bot)]),
+        ..ObjectMeta::default()
+    }
 }
 
-/// The apply configuration of the rules ConfigMap `<bot>-rules`.
-pub fn configmap(bot: &Bot, rules_json: &str) -> Value {
+/// The apply configuration of the rules ConfigMap `<bot>-rules` (a typed
+/// value: it serializes only the fields set here).
+pub fn configmap(bot: &Bot, rules_json: &str) -> ConfigMap {
     let name = rules_configmap_name(bot.metadata.name.as_deref().unwrap_or_default());
-    json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata(bot, &name),
-        "data": { RULES_KEY: rules_json },
-    })
+    ConfigMap {
+        metadata: metadata(bot, &name),
+        data: Some([(RULES_KEY.to_string(), rules_json.to_string())].into()),
+        ..ConfigMap::default()
+    }
 }
 
 /// The apply configuration of the engine Deployment `<bot>`: the credentials
 /// Secret as environment (`envFrom`), the rules ConfigMap mounted at
 /// [`RULES_DIR`], and the rules' checksum on the pod template.
-pub fn deployment(bot: &Bot, rules_checksum: &str, credentials_version: &str) -> Value {
+pub fn deployment(bot: &Bot, rules_checksum: &str, credentials_version: &str) -> Deployment {
     let name = bot.metadata.name.clone().unwrap_or_default();
-    let spec = &bot.spec;
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(bot, &name),
-        "spec": {
-            "replicas": spec.replicas,
-            "selector": { "matchLabels": { BOT_LABEL: name } },
-            "template": {
-                "metadata": {
-                    "labels": labels(&name),
-                    "annotations": {
-                        RULES_CHECKSUM_ANNOTATION: rules_checksum,
-                        CREDENTIALS_VERSION_ANNOTATION: credentials_version,
-                    },
-                },
-                "spec": {
-                    "containers": [{
-                        "name": "engine",
-                        "image": spec.image,
-                        "ports": [{ "name": "http", "containerPort": spec.port, "protocol": "TCP" }],
-                        "env": [
-                            { "name": "BOT_NAME", "value": name },
-                            { "name": "BOT_PLATFORM", "value": lowercase(&spec.platform) },
-                            { "name": "BOT_LOG_LEVEL", "value": lowercase(&spec.log_level) },
-                            { "name": "BOT_PORT", "value": spec.port.to_string() },
-                            { "name": "BOT_RULES", "value": format!("{RULES_DIR}/{RULES_KEY}") },
-                        ],
-                        "envFrom": [{ "secretRef": { "name": spec.credentials_secret } }],
-                        "volumeMounts": [{ "name": "rules", "mountPath": RULES_DIR, "readOnly": true }],
-                        "readinessProbe": { "httpGet": { "path": "/readyz", "port": "http" } },
-                        "livenessProbe": { "httpGet": { "path": "/healthz", "port": "http" } },
-                        "securityContext": {
-                            "runAsNonRoot": true,
-                            "allowPrivilegeEscalation": false,
-                            "readOnlyRootFilesystem": true,
-                            "capabilities": { "drop": ["ALL"] },
-                        },
-                    }],
-                    "volumes": [{
-                        "name": "rules",
-                        "configMap": { "name": rules_configmap_name(&name) },
-                    }],
-                },
+    let annotations =
+        [(RULES_CHECKSUM_ANNOTATION, rules_checksum), (CREDENTIALS_VERSION_ANNOTATION, credentials_version)];
+    Deployment {
+        metadata: metadata(bot, &name),
+        spec: Some(DeploymentSpec {
+            replicas: Some(bot.spec.replicas),
+            selector: LabelSelector {
+                match_labels: Some([(BOT_LABEL.to_string(), name.clone())].into()),
+                ..LabelSelector::default()
             },
-        },
-    })
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels(&name)),
+                    annotations: Some(annotations.into_iter().map(|(k, v)| (k.into(), v.into())).collect()),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![engine_container(bot)],
+                    volumes: Some(vec![Volume {
+                        name: "rules".into(),
+                        config_map: Some(ConfigMapVolumeSource {
+                            name: rules_configmap_name(&name),
+                            ..ConfigMapVolumeSource::default()
+                        }),
+                        ..Volume::default()
+                    }]),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    }
+}
+
+/// The engine container of a Bot's Deployment.
+fn engine_container(bot: &Bot) -> Container {
+    let spec = &bot.spec;
+    let env = |name: &str, value: String| EnvVar { name: name.into(), value: Some(value), ..EnvVar::default() };
+    let http_get = |path: &str| Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String("http".into()),
+            ..HTTPGetAction::default()
+        }),
+        ..Probe::default()
+    };
+    Container {
+        name: "engine".into(),
+        image: Some(spec.image.clone()),
+        ports: Some(vec![ContainerPort {
+            name: Some("http".into()),
+            container_port: spec.port,
+            protocol: Some("TCP".into()),
+            ..ContainerPort::default()
+        }]),
+        env: Some(vec![
+            env("BOT_NAME", bot.metadata.name.clone().unwrap_or_default()),
+            env("BOT_PLATFORM", lowercase(&spec.platform)),
+            env("BOT_LOG_LEVEL", lowercase(&spec.log_level)),
+            env("BOT_PORT", spec.port.to_string()),
+            env("BOT_RULES", format!("{RULES_DIR}/{RULES_KEY}")),
+        ]),
+        env_from: Some(vec![EnvFromSource {
+            secret_ref: Some(SecretEnvSource { name: spec.credentials_secret.clone(), ..SecretEnvSource::default() }),
+            ..EnvFromSource::default()
+        }]),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "rules".into(),
+            mount_path: RULES_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        }]),
+        readiness_probe: Some(http_get("/readyz")),
+        liveness_probe: Some(http_get("/healthz")),
+        security_context: Some(SecurityContext {
+            run_as_non_root: Some(true),
+            allow_privilege_escalation: Some(false),
+            read_only_root_filesystem: Some(true),
+            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), ..Capabilities::default() }),
+            ..SecurityContext::default()
+        }),
+        ..Container::default()
+    }
 }
 
 /// The apply configuration of the Service `<bot>` on `spec.port`, of the
 /// type `spec.service` asks (with its node port, if given).
-pub fn service(bot: &Bot) -> Value {
+pub fn service(bot: &Bot) -> Service {
     let name = bot.metadata.name.clone().unwrap_or_default();
-    let mut port = json!({ "name": "http", "port": bot.spec.port, "targetPort": "http", "protocol": "TCP" });
-    if let (Some(node_port), ServiceType::NodePort | ServiceType::LoadBalancer) =
-        (bot.spec.service.node_port, bot.spec.service.type_)
-    {
-        port["nodePort"] = json!(node_port);
+    let node_port = match bot.spec.service.type_ {
+        ServiceType::NodePort | ServiceType::LoadBalancer => bot.spec.service.node_port,
+        ServiceType::ClusterIP => None,
+    };
+    Service {
+        metadata: metadata(bot, &name),
+        spec: Some(ServiceSpec {
+            type_: Some(bot.spec.service.type_.as_str().into()),
+            selector: Some([(BOT_LABEL.to_string(), name)].into()),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: bot.spec.port,
+                target_port: Some(IntOrString::String("http".into())),
+                protocol: Some("TCP".into()),
+                node_port,
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        ..Service::default()
     }
-    json!({
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(bot, &name),
-        "spec": {
-            "type": bot.spec.service.type_.as_str(),
-            "selector": { BOT_LABEL: name },
-            "ports": [port],
-        },
-    })
 }
 
 /// Whether `actual` holds everything of `desired`: the same fields, and for
@@ -392,6 +450,7 @@ pub fn condition(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use std::sync::Arc;
 
     fn event(name: &str, reply: &str) -> Arc<Event> {
