@@ -905,5 +905,18 @@ async fn serves_probes_and_metrics_and_publishes_events() -> Result<()> {
     .await?;
     eprintln!("events about the Bot: {seen:?}");
 
+    // The runtime's metrics, as the leader sees them after reconciling.
+    let (_, metrics) = http_get(addr, "/metrics").await?;
+    for family in [
+        "workqueue_adds_total{name=\"bot\"}",
+        "workqueue_depth{name=\"bot\"}",
+        "controller_runtime_reconcile_total{controller=\"bot\",result=\"success\"}",
+        "controller_runtime_reconcile_time_seconds_bucket{",
+        "leader_election_master_status{name=\"bot-operator\"} 1",
+    ] {
+        assert!(metrics.contains(family), "{family} missing from /metrics:\n{metrics}");
+    }
+    assert!(metrics.contains("kind=\"botops.dev/v1alpha1/Bot\""), "per-kind informer metrics:\n{metrics}");
+
     operator.stop().await
 }

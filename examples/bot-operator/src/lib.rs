@@ -74,10 +74,11 @@ use bot_api::{
 };
 use bot_derive::rbac;
 use bot_runtime::{
-    Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, TypedClient,
+    Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, TypedClient, WorkQueue,
     events::{EventRecorder, EventType, Reporter},
     factory::KindScope,
     leader::{LeaderElectionConfig, LeaderElector, LeaderQueue},
+    metrics::RuntimeMetrics,
     server::{OperatorServer, SharedRegistry, informer_synced, leadership},
 };
 use futures::FutureExt;
@@ -232,7 +233,11 @@ pub async fn run(
     // The cache keeps what reconciling needs: no managedFields anywhere, and
     // no credentials (the operator only checks that the Secret exists; pods
     // read it through secretKeyRef).
+    // workqueue_*, controller_runtime_*, reflector_*/informer_* and
+    // leader_election_master_status, served at /metrics.
+    let metrics = config.registry.with(RuntimeMetrics::register);
     let mut core = InformerFactory::new(client.clone(), config.resync)
+        .with_metrics(&metrics)
         .with_transform(|meta| meta.managed_fields = None)
         // Secrets come metadata-only; kubectl's last-applied annotation
         // would hold their data in clear, so it is never cached either.
@@ -251,7 +256,10 @@ pub async fn run(
     let factory = SharedInformerFactory::from_core(core);
     // Every replica runs the informers (warm standby); keys are queued only
     // while this replica leads (always, without leader election).
-    let queue = LeaderQueue::<ObjectKey>::new();
+    let queue = {
+        let metrics = metrics.clone();
+        LeaderQueue::<ObjectKey>::with_queue(move || WorkQueue::new().with_metrics("bot", &metrics))
+    };
 
     let botops = factory.botops().v1alpha1();
     let (bots, events, bindings) = (botops.bots(), botops.events(), botops.event_bindings());
@@ -346,6 +354,9 @@ pub async fn run(
         ),
         None => None,
     };
+    if let Some(elector) = &elector {
+        metrics.leader.observe_elector(elector);
+    }
     factory.start();
     let server = match config.http_address {
         Some(addr) => {
@@ -370,9 +381,13 @@ pub async fn run(
         move || bots.list(&Default::default()).iter().map(|b| ObjectKey::from_object(b.as_ref())).collect::<Vec<_>>()
     };
     let workers = config.workers;
+    let controller_metrics = metrics.clone();
     let controller = move |queue| {
+        let metrics = controller_metrics.clone();
         let ctx = ctx.clone();
-        Controller::new("bot", queue, move |key: ObjectKey| reconcile(ctx.clone(), key)).workers(workers)
+        Controller::new("bot", queue, move |key: ObjectKey| reconcile(ctx.clone(), key))
+            .workers(workers)
+            .metrics(&metrics)
     };
     match elector {
         Some(elector) => {
