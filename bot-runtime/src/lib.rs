@@ -65,6 +65,9 @@ pub mod store;
 #[cfg(feature = "server")]
 pub mod server;
 
+#[cfg(feature = "fake")]
+pub mod fake;
+
 #[cfg(feature = "testenv")]
 pub mod testenv;
 
