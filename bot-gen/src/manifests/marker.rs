@@ -152,32 +152,39 @@ impl State {
     }
 
     fn finish(mut self) -> syn::Result<RbacMarker> {
-        let span = self.span.unwrap_or_else(Span::call_site);
-        let has = |k: &str| self.seen.iter().any(|(s, _)| s == k);
+        let first = self.span.unwrap_or_else(Span::call_site);
+        let at = |k: &str| self.seen.iter().find(|(s, _)| s == k).map(|(_, span)| *span);
         let mut problems = Vec::new();
-        if !has("verbs") {
-            problems.push("#[rbac(...)] needs `verbs`");
+        if at("verbs").is_none() {
+            problems.push((first, "#[rbac(...)] needs `verbs`"));
         }
-        if has("urls") {
-            if has("groups") || has("resources") || has("resource_names") {
-                problems.push(
+        if let Some(urls) = at("urls") {
+            if at("groups").or(at("resources")).or(at("resource_names")).is_some() {
+                problems.push((
+                    urls,
                     "`urls` (non-resource URLs) cannot be combined with `groups`, `resources` or `resource_names`",
-                );
+                ));
             }
-            if has("namespace") {
-                problems.push("`urls` are cluster-wide: they cannot have a `namespace`");
+            if let Some(ns) = at("namespace") {
+                problems.push((ns, "`urls` are cluster-wide: they cannot have a `namespace`"));
             }
-        } else if !has("groups") || !has("resources") {
-            problems.push("#[rbac(...)] needs `groups` and `resources` (`groups = \"\"` is the core group), or `urls`");
+        } else if at("groups").is_none() || at("resources").is_none() {
+            problems.push((
+                first,
+                "#[rbac(...)] needs `groups` and `resources` (`groups = \"\"` is the core group), or `urls`",
+            ));
         }
         let unnamed = ["create", "deletecollection"];
-        if !self.marker.resource_names.is_empty() && self.marker.verbs.iter().any(|v| unnamed.contains(&v.as_str())) {
-            problems.push(
+        if let Some(names) = at("resource_names")
+            && self.marker.verbs.iter().any(|v| unnamed.contains(&v.as_str()))
+        {
+            problems.push((
+                names,
                 "`create` and `deletecollection` cannot be restricted by `resource_names` (the authorizer does \
                  not know the name): give them in a marker without `resource_names`",
-            );
+            ));
         }
-        self.errors.extend(problems.into_iter().map(|p| syn::Error::new(span, p)));
+        self.errors.extend(problems.into_iter().map(|(span, p)| syn::Error::new(span, p)));
         let mut errors = self.errors.into_iter();
         match errors.next() {
             None => Ok(self.marker),
