@@ -157,9 +157,9 @@ fn main() {
     for metrics in [false, true] {
         let per_item: Vec<Duration> = (0..rounds).map(|_| runtime.block_on(queue_cycle(cycles, metrics))).collect();
         println!(
-            "queue add + get + done, {cycles} items, {}: {:.0?} per item (median of {rounds})",
+            "queue add + get + done, {cycles} items, {}: {} ns per item (median of {rounds})",
             if metrics { "with metrics   " } else { "without metrics" },
-            median(per_item),
+            median(per_item).as_nanos(),
         );
     }
 }

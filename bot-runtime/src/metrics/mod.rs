@@ -14,25 +14,26 @@
 //! (`AsRef`) to each, so it can be passed wherever one is expected.
 //!
 //! ```
-//! use bot_runtime::metrics::{RuntimeMetrics, prometheus_client::registry::Registry};
-//! use bot_runtime::{Action, Controller, ObjectKey, WorkQueue};
+//! use bot_runtime::metrics::{self, RuntimeMetrics, prometheus_client::registry::Registry};
+//! use bot_runtime::{Action, Controller, InformerFactory, LeaderElector, ObjectKey, WorkQueue};
 //!
-//! # async fn demo(factory: bot_runtime::InformerFactory) {
 //! let mut registry = Registry::default();
 //! let metrics = RuntimeMetrics::register(&mut registry);
 //!
-//! let factory = factory.with_metrics(&metrics); // reflector_* / informer_* by kind
 //! let queue = WorkQueue::<ObjectKey>::new().with_metrics("configmaps", &metrics); // workqueue_*
 //! let controller = Controller::new("configmaps", queue, |_key: ObjectKey| async {
 //!     Ok::<_, std::convert::Infallible>(Action::Done)
 //! })
 //! .metrics(&metrics); // controller_runtime_*
-//! # let _ = (factory, controller);
 //!
-//! // Serve this at /metrics (content type `application/openmetrics-text; version=1.0.0; charset=utf-8`):
-//! let text = bot_runtime::metrics::encode(&registry);
-//! assert!(text.contains("workqueue_depth{name=\"configmaps\"} 0"));
+//! # fn more(client: kube::Client, elector: &LeaderElector, metrics: &RuntimeMetrics) {
+//! let factory = InformerFactory::new(client, None).with_metrics(metrics); // reflector_*, informer_*
+//! metrics.leader.observe_elector(elector); // leader_election_master_status
 //! # }
+//! // Serve this at /metrics with `metrics::CONTENT_TYPE` (or use `bot_runtime::server`):
+//! let text = metrics::encode(&registry);
+//! assert!(text.contains(r#"workqueue_depth{name="configmaps"} 0"#));
+//! # drop(controller); // its series appear once it runs
 //! ```
 //!
 //! Register each kind of metrics once per registry (a second registration
