@@ -16,7 +16,7 @@
 //! `/metrics` (OpenMetrics), `/healthz` and `/readyz` are served on
 //! `--http-address` (default `0.0.0.0:8080`; `off` to disable).
 //!
-//! The operator installs nothing: apply `manifests/crds.yaml` first.
+//! The operator installs nothing: apply `manifests/crds/` first.
 
 use std::io::IsTerminal;
 
