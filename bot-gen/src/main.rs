@@ -33,7 +33,7 @@ enum Command {
 }
 
 #[derive(Args, Debug)]
-#[command(group = clap::ArgGroup::new("output").required(true).args(["out", "stdout"]))]
+#[command(group = clap::ArgGroup::new("output").required(true).multiple(true).args(["out", "stdout"]))]
 struct Generate {
     /// .rs files, or directories searched recursively for them.
     #[arg(required = true, value_name = "INPUT")]
@@ -41,7 +41,7 @@ struct Generate {
     /// Writes DIR/bot_gen.rs (only if its content changed).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Prints the code instead of writing it.
+    /// Prints the code instead of writing it (wins over --out).
     #[arg(long)]
     stdout: bool,
     /// The crate's source root: a file's module path is its path under it (default: src).
