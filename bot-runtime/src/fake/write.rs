@@ -361,10 +361,24 @@ fn reset_by_strategy(kind: &Kind, subresource: Option<&str>, live: &Value, new: 
         }
     };
     match subresource {
-        Some(_) => {
+        // Custom resources: everything but the status stays as stored.
+        Some(_) if kind.custom => {
             let requested = new.clone();
             *new = live.clone();
             take_status_from(&requested, new);
+        }
+        // Built-in kinds: spec and labels stay (Deployments' controller
+        // writes annotations through the status).
+        Some(_) => {
+            if let (Some(obj), Some(spec)) = (new.as_object_mut(), live.get("spec")) {
+                obj.insert("spec".into(), spec.clone());
+            }
+            let labels = meta_get(live, "labels").cloned();
+            let meta = meta_mut(new);
+            match labels {
+                Some(l) => meta.insert("labels".into(), l),
+                None => meta.remove("labels"),
+            };
         }
         None if kind.status => take_status_from(live, new),
         None => {}
