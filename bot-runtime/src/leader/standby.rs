@@ -14,7 +14,12 @@ use kube::Resource;
 use parking_lot::RwLock;
 
 use super::{LeaderElector, Leadership};
-use crate::{Action, Controller, informer::EventHandler, queue::WorkQueue, store::ObjectKey};
+use crate::{
+    Action, Controller,
+    informer::EventHandler,
+    queue::{Priority, WorkQueue},
+    store::ObjectKey,
+};
 
 type MakeQueue<T> = Box<dyn Fn() -> WorkQueue<T> + Send + Sync>;
 
@@ -84,7 +89,8 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> LeaderQueue<T> {
     }
 
     /// An [`EventHandler`] adding `key_fn(obj)` on add, update and delete,
-    /// while a term is open (like [`enqueue_handler`](crate::enqueue_handler)).
+    /// while a term is open (like [`enqueue_handler`](crate::enqueue_handler),
+    /// with the same priorities: initial lists and resyncs low).
     pub fn handler<K>(&self, key_fn: impl Fn(&K) -> Option<T> + Send + Sync + 'static) -> impl EventHandler<K>
     where
         K: Send + Sync + 'static,
@@ -92,7 +98,8 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> LeaderQueue<T> {
         GatedEnqueue { queue: self.clone(), key_fn }
     }
 
-    /// Opens a term: installs a fresh queue, then adds `initial()`'s items.
+    /// Opens a term: installs a fresh queue, then adds `initial()`'s items
+    /// at [`Priority::Low`] (like an initial list: live changes go first).
     /// The term ends (queue shut down and uninstalled) when the returned
     /// guard is dropped.
     pub fn begin_term<I: IntoIterator<Item = T>>(&self, initial: impl FnOnce() -> I) -> QueueTerm<T> {
@@ -100,7 +107,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> LeaderQueue<T> {
         let queue = (self.inner.make)();
         *self.inner.current.write() = Some((id, queue.clone()));
         for item in initial() {
-            queue.add(item);
+            queue.add_with_priority(item, Priority::Low);
         }
         let (inner, ended) = (self.inner.clone(), queue.clone());
         let end = move || {
@@ -184,27 +191,27 @@ where
     T: Clone + Eq + Hash + Send + Sync + 'static,
     F: Fn(&K) -> Option<T> + Send + Sync + 'static,
 {
-    fn on_add(&self, obj: &Arc<K>, _: bool) {
-        self.offer(obj);
+    fn on_add(&self, obj: &Arc<K>, is_in_initial_list: bool) {
+        self.offer(obj, Priority::for_add(is_in_initial_list));
     }
-    fn on_update(&self, _: &Arc<K>, new: &Arc<K>) {
-        self.offer(new);
+    fn on_update(&self, old: &Arc<K>, new: &Arc<K>) {
+        self.offer(new, Priority::for_update(old, new));
     }
     fn on_delete(&self, obj: &Arc<K>, _: bool) {
-        self.offer(obj);
+        self.offer(obj, Priority::Normal);
     }
 }
 
 impl<T: Clone + Eq + Hash + Send + Sync + 'static, F> GatedEnqueue<T, F> {
-    fn offer<K>(&self, obj: &K)
+    fn offer<K>(&self, obj: &K, priority: Priority)
     where
         F: Fn(&K) -> Option<T>,
     {
         // Cheap on followers: no key is computed when no term is open.
-        if self.queue.inner.current.read().is_some()
+        if let Some((_, queue)) = &*self.queue.inner.current.read()
             && let Some(key) = (self.key_fn)(obj)
         {
-            self.queue.add(key);
+            queue.add_with_priority(key, priority);
         }
     }
 }
