@@ -117,8 +117,10 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> LeaderQueue<T> {
                     *current = None;
                 }
             }
-            // No drain: `Controller::run` drains on a graceful stop; after a
-            // loss nothing more may run.
+            // No drain: `Controller::run` gives in-flight reconciles its
+            // grace period on a graceful stop (queued keys are dropped; the
+            // next term queues every key again); after a loss nothing more
+            // may run.
             ended.shutdown();
         };
         QueueTerm { id, queue, end: Some(Box::new(end)) }
