@@ -42,6 +42,17 @@ fn golden_botops() {
     check("botops.rs", &code);
 }
 
+/// The kind with every `#[genclient(method(...))]` form; its output is
+/// compiled and run against a real API server by `tests/tests/apply_methods.rs`.
+#[test]
+fn golden_widgets() {
+    let mut config = bot_gen::Config::new();
+    config
+        .emit_rerun_if_changed(false)
+        .input_with_module(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/widgets.rs"), "crate::widgets");
+    check("widgets.rs", &config.render().unwrap());
+}
+
 #[test]
 fn golden_output_is_deterministic() {
     assert_eq!(botops().render().unwrap(), botops().render().unwrap());

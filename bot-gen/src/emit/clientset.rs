@@ -147,6 +147,25 @@ fn kind_client(gv: &GroupVersion<'_>, r: &Resource, types: &TypeTable, rt: &syn:
     }
 }
 
+/// The methods `r`'s standard verbs give its typed client, with their verb.
+pub(crate) fn verb_method_names(r: &Resource) -> Vec<(&'static str, Verb)> {
+    let verbs = r.model.verbs;
+    let status = verbs.contains(Verb::UpdateStatus) || verbs.contains(Verb::ApplyStatus);
+    let mut names = Vec::new();
+    for verb in verbs.iter() {
+        let extra: &[&'static str] = match verb {
+            Verb::Get => &["get_opt"],
+            Verb::Patch if status => &["merge_patch", "json_patch", "patch_status"],
+            Verb::Patch => &["merge_patch", "json_patch"],
+            Verb::Apply => &["apply_raw"],
+            Verb::ApplyStatus => &["apply_status_raw"],
+            _ => &[],
+        };
+        names.extend(std::iter::once(verb.name()).chain(extra.iter().copied()).map(|n| (n, verb)));
+    }
+    names
+}
+
 /// The method of one standard verb.
 fn verb_method(verb: Verb, root: &TokenStream, apply: &TokenStream, status: bool, rt: &syn::Path) -> TokenStream {
     let api = quote!(#rt::kube::api);
