@@ -730,7 +730,10 @@ where
 
     /// Stops the watch, lets every handler finish the events already
     /// buffered for it, and waits for all tasks and handler threads. The
-    /// informer cannot be restarted.
+    /// informer cannot be restarted. A handler that never returns keeps this
+    /// waiting: bound it with `tokio::time::timeout` if handlers may hang
+    /// (the handler threads are detached, so dropping the wait leaks only
+    /// them).
     pub async fn shutdown(&self) {
         self.shutdown.send_replace(true);
         let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock());
