@@ -74,9 +74,15 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> LeaderQueue<T> {
 
     /// Queues `item` if a term is open; returns whether it was offered to a queue.
     pub fn add(&self, item: T) -> bool {
+        self.add_with_priority(item, Priority::Normal)
+    }
+
+    /// Queues `item` at `priority` if a term is open (see
+    /// [`WorkQueue::add_with_priority`]); returns whether it was offered to a queue.
+    pub fn add_with_priority(&self, item: T, priority: Priority) -> bool {
         match &*self.inner.current.read() {
             Some((_, queue)) => {
-                queue.add(item);
+                queue.add_with_priority(item, priority);
                 true
             }
             None => false,

@@ -74,7 +74,7 @@ use bot_api::{
 };
 use bot_derive::rbac;
 use bot_runtime::{
-    Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, TypedClient, WorkQueue,
+    Action, Controller, HandlerFuncs, InformerFactory, Lister, ObjectKey, Priority, TypedClient, WorkQueue,
     events::{EventRecorder, EventType, Reporter},
     factory::KindScope,
     leader::{LeaderElectionConfig, LeaderElector, LeaderQueue},
@@ -297,17 +297,18 @@ pub async fn run(
         HandlerFuncs::new()
             .on_add({
                 let q = q.clone();
-                move |b: &Arc<EventBinding>, _| q.extend(bound_bot_key(b))
+                move |b: &Arc<EventBinding>, initial| q.extend(bound_bot_key(b), Priority::for_add(initial))
             })
             .on_update({
                 let q = q.clone();
                 move |old, new| {
                     if Arc::ptr_eq(old, new) || spec_changed(old.meta(), new.meta()) {
-                        q.extend(bound_bot_key(old).into_iter().chain(bound_bot_key(new)));
+                        let keys = bound_bot_key(old).into_iter().chain(bound_bot_key(new));
+                        q.extend(keys, Priority::for_update(old, new));
                     }
                 }
             })
-            .on_delete(move |b, _| q.extend(bound_bot_key(b))),
+            .on_delete(move |b, _| q.extend(bound_bot_key(b), Priority::Normal)),
     );
 
     // Event: the Bots of the bindings selecting it, with its old and new labels.
@@ -320,13 +321,13 @@ pub async fn run(
         HandlerFuncs::new()
             .on_add({
                 let (q, f) = (q.clone(), bots_for_event.clone());
-                move |e: &Arc<Event>, _| q.extend(f(e))
+                move |e: &Arc<Event>, initial| q.extend(f(e), Priority::for_add(initial))
             })
             .on_update({
                 let (q, f) = (q.clone(), bots_for_event.clone());
-                move |old, new| q.extend(f(old).into_iter().chain(f(new)))
+                move |old, new| q.extend(f(old).into_iter().chain(f(new)), Priority::for_update(old, new))
             })
-            .on_delete(move |e, _| q.extend(bots_for_event(e))),
+            .on_delete(move |e, _| q.extend(bots_for_event(e), Priority::Normal)),
     );
 
     let ctx = Arc::new(Context {
@@ -498,20 +499,21 @@ fn fan_out<K: Send + Sync + 'static>(
     let keys_of = Arc::new(keys_of);
     let (q1, q2, f1, f2) = (queue.clone(), queue.clone(), keys_of.clone(), keys_of.clone());
     HandlerFuncs::new()
-        .on_add(move |o: &Arc<K>, _| q1.extend(f1(o)))
-        .on_update(move |_, n| q2.extend(f2(n)))
-        .on_delete(move |o, _| queue.extend(keys_of(o)))
+        .on_add(move |o: &Arc<K>, initial| q1.extend(f1(o), Priority::for_add(initial)))
+        .on_update(move |old, new| q2.extend(f2(new), Priority::for_update(old, new)))
+        .on_delete(move |o, _| queue.extend(keys_of(o), Priority::Normal))
 }
 
-/// Extending a queue with many keys.
+/// Extending a queue with many keys at one priority (initial lists and
+/// resyncs low, so live changes are reconciled first).
 trait AddAll {
-    fn extend(&self, keys: impl IntoIterator<Item = ObjectKey>);
+    fn extend(&self, keys: impl IntoIterator<Item = ObjectKey>, priority: Priority);
 }
 
 impl AddAll for LeaderQueue<ObjectKey> {
-    fn extend(&self, keys: impl IntoIterator<Item = ObjectKey>) {
+    fn extend(&self, keys: impl IntoIterator<Item = ObjectKey>, priority: Priority) {
         for key in keys {
-            self.add(key);
+            self.add_with_priority(key, priority);
         }
     }
 }
