@@ -4,16 +4,28 @@
 //
 // Usage:
 //
-//	kube-testenv --dir DIR [--port N]
+//	kube-testenv --dir DIR [--port N] [--keep-data]
 //
 // It listens on 127.0.0.1 only (free ports unless --port is given), writes
 // DIR/kubeconfig (admin, client certificate in group system:masters) once
 // /readyz answers ok, prints that path on stdout, and on SIGTERM or SIGINT stops
-// every component and exits. The apiserver and the controller-manager run as
-// child processes of this one (the same binary, re-executed with a hidden
-// sub-command), so that their process-wide state (flags, metrics registries,
-// signal handlers) never collides; they are killed by the kernel if this
-// process dies (Pdeathsig), so no process outlives it.
+// every component and exits. etcd, the apiserver and the controller-manager
+// run as child processes of this one (the same binary, re-executed with a
+// hidden sub-command), so that their process-wide state (flags, metrics
+// registries, signal handlers) never collides and each can be signalled on
+// its own; they are killed by the kernel if this process dies (Pdeathsig), so
+// no process outlives it.
+//
+// For fault injection it also writes, before the kubeconfig:
+//
+//   - DIR/proxy.kubeconfig: the same admin identity through a TCP proxy in
+//     front of kube-apiserver that can reset or freeze connections;
+//   - DIR/control-url: the URL of a small HTTP control API (see control.go)
+//     that stops, starts, pauses and resumes kube-apiserver, pauses and
+//     resumes etcd, compacts etcd and drives the proxy.
+//
+// A component the control API stops is expected to be down; any other exit of
+// a component stops the whole control plane.
 package main
 
 import (
@@ -25,18 +37,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
-
-	"go.etcd.io/etcd/server/v3/embed"
-	"go.uber.org/zap/zapcore"
 
 	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	kcmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
@@ -61,6 +67,12 @@ func main() {
 				os.Exit(1)
 			}
 			return
+		case "etcd":
+			if err := runEtcdChild(os.Args[2:]); err != nil {
+				fmt.Fprintf(os.Stderr, "etcd: %v\n", err)
+				os.Exit(1)
+			}
+			return
 		}
 	}
 
@@ -69,6 +81,7 @@ func main() {
 	noKCM := flag.Bool("no-controller-manager", false, "do not start kube-controller-manager")
 	timeout := flag.Duration("ready-timeout", 3*time.Minute, "how long to wait for /readyz")
 	removeDir := flag.Bool("remove-dir-on-exit", false, "delete --dir (certificates, etcd data, logs) after stopping")
+	keepData := flag.Bool("keep-data", false, "reuse the etcd data and certificates already under --dir (default: start empty with a new CA)")
 	stdinEOF := flag.Bool("stop-on-stdin-eof", false, "stop when standard input reaches end of file (lets a parent process that dies, even by SIGKILL, take the control plane with it)")
 	flag.Parse()
 	if *dir == "" {
@@ -83,7 +96,7 @@ func main() {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
 		}()
 	}
-	err := run(*dir, *port, !*noKCM, *timeout)
+	err := run(*dir, *port, !*noKCM, *keepData, *timeout)
 	if *removeDir {
 		if rmErr := os.RemoveAll(*dir); rmErr != nil {
 			logf("removing %s: %v", *dir, rmErr)
@@ -95,7 +108,7 @@ func main() {
 	}
 }
 
-func run(dir string, port int, withKCM bool, readyTimeout time.Duration) error {
+func run(dir string, port int, withKCM, keepData bool, readyTimeout time.Duration) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -104,26 +117,40 @@ func run(dir string, port int, withKCM bool, readyTimeout time.Duration) error {
 		return err
 	}
 	// A stale kubeconfig must never be mistaken for a ready control plane.
-	_ = os.Remove(filepath.Join(dir, "kubeconfig"))
+	for _, f := range []string{"kubeconfig", "proxy.kubeconfig", "control-url"} {
+		_ = os.Remove(filepath.Join(dir, f))
+	}
+	if !keepData {
+		// Each run starts from an empty store: tests must not see leftovers.
+		if err := os.RemoveAll(filepath.Join(dir, "etcd")); err != nil {
+			return err
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	pki, err := writePKI(filepath.Join(dir, "pki"))
+	pki, err := loadOrWritePKI(filepath.Join(dir, "pki"), keepData)
 	if err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
 
-	// etcd, in this process.
-	etcd, etcdURL, err := startEtcd(filepath.Join(dir, "etcd"))
+	children := newSupervisor(dir)
+	defer children.stopAll()
+
+	// etcd, in a child process of its own (see etcd.go).
+	args, etcdURL, err := etcdArgs(dir)
 	if err != nil {
+		return err
+	}
+	etcdDone, err := children.start("etcd", args)
+	if err != nil {
+		return err
+	}
+	if err := waitEtcd(ctx, etcdURL, 60*time.Second, etcdDone); err != nil {
 		return fmt.Errorf("etcd: %w", err)
 	}
-	defer etcd.Close()
 	logf("etcd ready at %s", etcdURL)
-
-	var children supervisor
-	defer children.stopAll()
 
 	adminTLS, err := pki.clientTLS()
 	if err != nil {
@@ -140,10 +167,11 @@ func run(dir string, port int, withKCM bool, readyTimeout time.Duration) error {
 			}
 		}
 		server = fmt.Sprintf("https://127.0.0.1:%d", port)
-		if err := children.start(dir, "kube-apiserver", apiServerArgs(dir, etcdURL, port, pki)); err != nil {
+		done, err := children.start("kube-apiserver", apiServerArgs(dir, etcdURL, port, pki))
+		if err != nil {
 			return err
 		}
-		err = waitReady(ctx, server, adminTLS, readyTimeout, &children)
+		err = waitReady(ctx, server, adminTLS, readyTimeout, done)
 		if err == nil {
 			break
 		}
@@ -155,7 +183,24 @@ func run(dir string, port int, withKCM bool, readyTimeout time.Duration) error {
 	}
 	logf("kube-apiserver ready at %s", server)
 
+	proxy, err := newFaultProxy(fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	defer proxy.close()
+	control := &controlPlane{sup: children, proxy: proxy, etcdURL: etcdURL, apiserverURL: server,
+		adminTLS: adminTLS, readyTimeout: readyTimeout}
+	controlURL, err := serveControl(ctx, control)
+	if err != nil {
+		return fmt.Errorf("control API: %w", err)
+	}
+	logf("fault proxy at %s, control API at %s", proxy.addr(), controlURL)
+
 	kubeconfig, err := pki.kubeconfig(server)
+	if err != nil {
+		return err
+	}
+	proxyKubeconfig, err := pki.kubeconfig("https://" + proxy.addr())
 	if err != nil {
 		return err
 	}
@@ -178,18 +223,19 @@ func run(dir string, port int, withKCM bool, readyTimeout time.Duration) error {
 			"--concurrent-gc-syncs=5",
 			"--v=0",
 		}
-		if err := children.start(dir, "kube-controller-manager", kcmArgs); err != nil {
+		if _, err := children.start("kube-controller-manager", kcmArgs); err != nil {
 			return err
 		}
 	}
 
-	// The kubeconfig is the readiness signal: write it atomically, last.
-	path := filepath.Join(dir, "kubeconfig")
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, kubeconfig, 0o600); err != nil {
-		return err
+	for name, content := range map[string][]byte{"proxy.kubeconfig": proxyKubeconfig, "control-url": []byte(controlURL + "\n")} {
+		if err := writeAtomically(filepath.Join(dir, name), content); err != nil {
+			return err
+		}
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	// The kubeconfig is the readiness signal: written last.
+	path := filepath.Join(dir, "kubeconfig")
+	if err := writeAtomically(path, kubeconfig); err != nil {
 		return err
 	}
 	fmt.Println(path)
@@ -201,6 +247,14 @@ func run(dir string, port int, withKCM bool, readyTimeout time.Duration) error {
 	case name := <-children.exited:
 		return fmt.Errorf("%s exited unexpectedly; see %s", name, filepath.Join(dir, name+".log"))
 	}
+}
+
+func writeAtomically(path string, content []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, content, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func apiServerArgs(dir, etcdURL string, port int, pki *pkiFiles) []string {
@@ -245,49 +299,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startEtcd(dataDir string) (*embed.Etcd, string, error) {
-	// Each run starts from an empty store: tests must not see leftovers.
-	if err := os.RemoveAll(dataDir); err != nil {
-		return nil, "", err
-	}
-	clientPort, err := freePort()
-	if err != nil {
-		return nil, "", err
-	}
-	peerPort, err := freePort()
-	for err == nil && peerPort == clientPort {
-		peerPort, err = freePort()
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	cfg := embed.NewConfig()
-	cfg.Dir = dataDir
-	cfg.Name = "testenv"
-	clientURL, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", clientPort))
-	peerURL, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", peerPort))
-	cfg.ListenClientUrls = []url.URL{*clientURL}
-	cfg.AdvertiseClientUrls = []url.URL{*clientURL}
-	cfg.ListenPeerUrls = []url.URL{*peerURL}
-	cfg.AdvertisePeerUrls = []url.URL{*peerURL}
-	cfg.InitialCluster = fmt.Sprintf("%s=%s", cfg.Name, peerURL.String())
-	cfg.UnsafeNoFsync = true
-	cfg.LogLevel = zapcore.ErrorLevel.String()
-	cfg.LogOutputs = []string{filepath.Join(filepath.Dir(dataDir), "etcd.log")}
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, "", err
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(60 * time.Second):
-		e.Close()
-		return nil, "", errors.New("etcd did not become ready within 60s")
-	}
-	return e, clientURL.String(), nil
-}
-
-func waitReady(ctx context.Context, server string, tlsConfig *tls.Config, timeout time.Duration, children *supervisor) error {
+// waitReady waits until kube-apiserver's /readyz answers ok; done closes if
+// the process exits first.
+func waitReady(ctx context.Context, server string, tlsConfig *tls.Config, timeout time.Duration, done <-chan struct{}) error {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}, Timeout: 5 * time.Second}
 	deadline := time.Now().Add(timeout)
 	var last string
@@ -295,8 +309,8 @@ func waitReady(ctx context.Context, server string, tlsConfig *tls.Config, timeou
 		select {
 		case <-ctx.Done():
 			return errors.New("interrupted while waiting for kube-apiserver")
-		case name := <-children.exited:
-			return childExited{name}
+		case <-done:
+			return childExited{"kube-apiserver"}
 		case <-time.After(250 * time.Millisecond):
 		}
 		resp, err := client.Get(server + "/readyz")
@@ -311,73 +325,4 @@ func waitReady(ctx context.Context, server string, tlsConfig *tls.Config, timeou
 		last = resp.Status
 	}
 	return fmt.Errorf("kube-apiserver not ready after %s (last: %s)", timeout, last)
-}
-
-// supervisor owns the child processes.
-type supervisor struct {
-	mu      sync.Mutex
-	procs   []*exec.Cmd
-	done    []chan struct{}
-	exited  chan string
-	once    sync.Once
-	stopped bool
-}
-
-func (s *supervisor) start(dir, name string, args []string) error {
-	s.once.Do(func() { s.exited = make(chan string, 4) })
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	logFile, err := os.Create(filepath.Join(dir, name+".log"))
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(self, append([]string{name}, args...)...)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	done := make(chan struct{})
-	s.mu.Lock()
-	s.procs = append(s.procs, cmd)
-	s.done = append(s.done, done)
-	s.mu.Unlock()
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-		logFile.Close()
-		s.mu.Lock()
-		stopped := s.stopped
-		s.mu.Unlock()
-		if !stopped {
-			s.exited <- name
-		}
-	}()
-	return nil
-}
-
-// stopAll stops the children in reverse start order: SIGTERM, then SIGKILL
-// after a grace period.
-func (s *supervisor) stopAll() {
-	s.mu.Lock()
-	s.stopped = true
-	procs := append([]*exec.Cmd(nil), s.procs...)
-	dones := append([]chan struct{}(nil), s.done...)
-	s.mu.Unlock()
-	for i := len(procs) - 1; i >= 0; i-- {
-		cmd := procs[i]
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-dones[i]:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-dones[i]
-		}
-		// Anything the component forked lives in its process group.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
 }

@@ -26,6 +26,36 @@ type pkiFiles struct {
 	saKey, saPub            string
 }
 
+// pkiPaths are the file names of a control plane's PKI under dir.
+func pkiPaths(dir string) *pkiFiles {
+	return &pkiFiles{
+		caCert: filepath.Join(dir, "ca.crt"), caKey: filepath.Join(dir, "ca.key"),
+		servingCert: filepath.Join(dir, "apiserver.crt"), servingKey: filepath.Join(dir, "apiserver.key"),
+		adminCert: filepath.Join(dir, "admin.crt"), adminKey: filepath.Join(dir, "admin.key"),
+		saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub"),
+	}
+}
+
+// loadOrWritePKI reuses the PKI under dir when keep is set and every file is
+// there (a restarted control plane keeps its CA, so old kubeconfigs and
+// service-account tokens stay valid); otherwise it writes a fresh one.
+func loadOrWritePKI(dir string, keep bool) (*pkiFiles, error) {
+	if keep {
+		p := pkiPaths(dir)
+		complete := true
+		for _, f := range []string{p.caCert, p.caKey, p.servingCert, p.servingKey, p.adminCert, p.adminKey, p.saKey, p.saPub} {
+			if _, err := os.Stat(f); err != nil {
+				complete = false
+				break
+			}
+		}
+		if complete {
+			return p, nil
+		}
+	}
+	return writePKI(dir)
+}
+
 // writePKI creates a fresh CA, a serving certificate for 127.0.0.1/localhost,
 // an admin client certificate in group system:masters and a service-account
 // signing key pair. All are written as PEM under dir.
@@ -33,12 +63,7 @@ func writePKI(dir string) (*pkiFiles, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	p := &pkiFiles{
-		caCert: filepath.Join(dir, "ca.crt"), caKey: filepath.Join(dir, "ca.key"),
-		servingCert: filepath.Join(dir, "apiserver.crt"), servingKey: filepath.Join(dir, "apiserver.key"),
-		adminCert: filepath.Join(dir, "admin.crt"), adminKey: filepath.Join(dir, "admin.key"),
-		saKey: filepath.Join(dir, "sa.key"), saPub: filepath.Join(dir, "sa.pub"),
-	}
+	p := pkiPaths(dir)
 	now := time.Now()
 
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
