@@ -7,7 +7,12 @@
 //! - **listers**: `BotLister { list(&selector), bots(ns) -> { list, get } }`
 //!   over an informer's indexed cache;
 //! - **informers**: `SharedInformerFactory` with
-//!   `factory.botops().v1alpha1().bots() -> { informer(), lister() }`.
+//!   `factory.botops().v1alpha1().bots() -> { informer(), lister() }`;
+//! - **apply configurations** (client-go's applyconfiguration-gen):
+//!   `BotApply::new("name", "ns").spec(BotSpecApply::default().replicas(2))`,
+//!   an all-optional `<Type>Apply` for every struct the spec and status use
+//!   (serde renames copied from the source), and `extract_bot(&obj, manager)`
+//!   for the fields a manager owns.
 //!
 //! In `build.rs` (the output goes to `OUT_DIR`, formatted, `@generated`,
 //! rewritten only when it changes, with `cargo:rerun-if-changed` per input):
@@ -17,7 +22,7 @@
 //! ```
 //!
 //! and in the crate, one line pulls the code in (modules `clientset`,
-//! `listers`, `informers`):
+//! `listers`, `informers`, `applyconfigurations`):
 //!
 //! ```text
 //! bot_runtime::include_generated!();

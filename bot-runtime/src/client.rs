@@ -343,7 +343,7 @@ where
         match target {
             Target::Collection => Err(invalid("this verb needs an object name")),
             Target::Object(name) => Ok((base.to_string(), name.to_string())),
-            Target::Subresource(name, _) if name.is_empty() => Err(invalid("A non-empty name is required")),
+            Target::Subresource("", _) => Err(invalid("A non-empty name is required")),
             Target::Subresource(name, sub) => Ok((format!("{base}/{name}"), sub.to_string())),
         }
     }

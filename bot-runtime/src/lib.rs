@@ -8,6 +8,9 @@
 //! [`lister::Lister`], [`factory::InformerFactory`], [`queue::WorkQueue`] and
 //! [`controller::Controller`].
 //!
+//! Server-side apply: [`apply`] (typed apply configurations, which bot-gen
+//! generates per kind, and client-go's `ExtractX` over `managedFields`).
+//!
 //! For production operators: [`leader`] (leader election on a Lease),
 //! [`events::EventRecorder`] (Events aggregated into series),
 //! [`finalizer::finalizer`] (cleanup before deletion, conflict-safe
@@ -100,8 +103,8 @@ pub use serde;
 pub use serde_json;
 
 /// Pulls bot-gen's generated code (modules `clientset`, `listers`,
-/// `informers`) into the current module: the one line a user writes after
-/// calling `bot_gen::Config::generate()` in build.rs.
+/// `informers`, `applyconfigurations`) into the current module: the one line
+/// a user writes after calling `bot_gen::Config::generate()` in build.rs.
 #[macro_export]
 macro_rules! include_generated {
     () => {
