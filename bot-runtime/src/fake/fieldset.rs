@@ -217,8 +217,10 @@ pub(crate) fn all_nodes(value: &Value, schema: &Schema) -> FieldSet {
 
 /// Removes the subtree at each of `paths` from `value`.
 pub(crate) fn remove(value: &mut Value, paths: &FieldSet, schema: &Schema) {
-    // Deepest first, so that indices of lists stay valid.
-    for path in paths.iter().rev() {
+    // Only the topmost paths (removing a field first could change the key
+    // of the item it belongs to); last first, so list indices stay valid.
+    let top: Vec<&Path> = paths.iter().filter(|p| !(0..p.len()).any(|n| paths.contains(&p[..n]))).collect();
+    for path in top.into_iter().rev() {
         remove_one(value, path, schema);
     }
 }

@@ -143,21 +143,45 @@ fn strategic_list(target: &[Value], patch: &[Value], list: &ListSchema) -> Resul
     if patch.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace")) {
         return Ok(patch.iter().filter(|i| i.get("$patch").is_none()).cloned().collect());
     }
-    let mut out = target.to_vec();
+    let mut merged = target.to_vec();
     for item in patch {
         let pe = item_element(list, item);
-        let found = out.iter().position(|t| item_element(list, t) == pe);
+        let found = merged.iter().position(|t| item_element(list, t) == pe);
         let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
         match (found, delete) {
             (Some(i), true) => {
-                out.remove(i);
+                merged.remove(i);
             }
             (None, true) => {}
-            (Some(i), false) => out[i] = strategic(&out[i], item, &list.items)?,
-            (None, false) => out.push(strip_directives(item)),
+            (Some(i), false) => merged[i] = strategic(&merged[i], item, &list.items)?,
+            (None, false) => merged.push(strip_directives(item)),
         }
     }
-    Ok(out)
+    Ok(patch_order(merged, patch, target, list))
+}
+
+/// The apiserver's order of a merged list: the patch's items in the patch's
+/// order, the others inserted where the live order puts them.
+fn patch_order(merged: Vec<Value>, patch: &[Value], live: &[Value], list: &ListSchema) -> Vec<Value> {
+    let position = |items: &[Value], e: &Element| items.iter().position(|i| &item_element(list, i) == e);
+    let (mut from_patch, server): (Vec<Value>, Vec<Value>) =
+        merged.into_iter().partition(|m| position(patch, &item_element(list, m)).is_some());
+    from_patch.sort_by_key(|m| position(patch, &item_element(list, m)));
+    let (mut out, mut left, mut right) = (Vec::new(), server.into_iter().peekable(), from_patch.into_iter().peekable());
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => return out,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => {
+                match (position(live, &item_element(list, l)), position(live, &item_element(list, r))) {
+                    (Some(li), Some(ri)) => li < ri,
+                    _ => false,
+                }
+            }
+        };
+        out.extend(if take_left { left.next() } else { right.next() });
+    }
 }
 
 /// `value` without `$`-directives and `null`s (as newly added content).

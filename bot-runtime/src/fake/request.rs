@@ -134,9 +134,10 @@ impl Call {
         self.query.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
-    /// The field manager: the parameter, else the User-Agent's prefix.
+    /// The field manager: the parameter, else the User-Agent's prefix, else `unknown`.
     pub(crate) fn field_manager(&self) -> String {
-        self.param("fieldManager").map(str::to_string).unwrap_or_else(|| self.user_agent.clone())
+        let manager = self.param("fieldManager").unwrap_or(&self.user_agent);
+        if manager.is_empty() { "unknown".to_string() } else { manager.to_string() }
     }
 
     /// `dryRun=All`.

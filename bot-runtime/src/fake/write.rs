@@ -30,6 +30,31 @@ enum Ownership<'a> {
     Apply { config: &'a Value, force: bool },
 }
 
+/// What Go's typed decoding drops: empty or null metadata maps and lists,
+/// null metadata fields; for ConfigMaps and Secrets, empty data maps.
+fn normalize(kind: &Kind, obj: &mut Value) {
+    let meta = meta_mut(obj);
+    meta.retain(|_, v| !v.is_null());
+    for field in ["labels", "annotations", "finalizers", "ownerReferences"] {
+        let empty = match meta.get(field) {
+            Some(Value::Object(m)) => m.is_empty(),
+            Some(Value::Array(a)) => a.is_empty(),
+            _ => false,
+        };
+        if empty {
+            meta.remove(field);
+        }
+    }
+    if !kind.custom && kind.group.is_empty() && matches!(kind.kind.as_str(), "ConfigMap" | "Secret") {
+        if let Some(o) = obj.as_object_mut() {
+            o.retain(|k, v| {
+                !(matches!(k.as_str(), "data" | "binaryData" | "stringData")
+                    && (v.is_null() || v.as_object().is_some_and(|m| m.is_empty())))
+            });
+        }
+    }
+}
+
 /// The keys of the object a call names.
 fn keys(kind: &Kind, call: &Call, name: &str) -> (ResourceKey, ObjectKey) {
     let ns = if kind.namespaced { call.namespace.clone().unwrap_or_default() } else { String::new() };
@@ -127,6 +152,7 @@ fn create_object(state: &mut State, call: &Call, track_fields: bool) -> Reply {
     let mut obj =
         call.body.clone().filter(Value::is_object).ok_or_else(|| status::bad_request("the body is not an object"))?;
     set_namespace(&kind, call, &mut obj)?;
+    normalize(&kind, &mut obj);
     if meta_str(&obj, "name").is_empty() {
         let prefix = meta_str(&obj, "generateName").to_string();
         if prefix.is_empty() {
@@ -236,6 +262,9 @@ pub(crate) fn patch(state: &mut State, call: &Call) -> Reply {
     let kind = state.kinds[call.kind].clone();
     let name = call.name.clone().unwrap_or_default();
     let body = call.body.clone().ok_or_else(|| status::bad_request("the patch is empty"))?;
+    if kind.custom && call.patch_type == Some(PatchType::Strategic) {
+        return status::fail(status::unsupported_media_type());
+    }
     let (resource, key) = keys(&kind, call, &name);
     let live = state.tracker.get(&resource, &key).cloned();
     if call.patch_type == Some(PatchType::Apply) {
@@ -250,7 +279,6 @@ pub(crate) fn patch(state: &mut State, call: &Call) -> Reply {
             json_patch::patch(&mut doc, &ops).map_err(|_| status::unprocessable())?;
             doc
         }
-        Some(PatchType::Strategic) if kind.custom => return status::fail(status::unsupported_media_type()),
         Some(PatchType::Strategic) => merge::strategic(&live, &body, &kind.schema).map_err(status::bad_request)?,
         _ => {
             let mut doc = live.clone();
@@ -293,6 +321,7 @@ fn apply(state: &mut State, kind: &Kind, call: &Call, live: Option<&Value>, conf
     let who = writer(manager, Operation::Apply, &api_version, None, &ignored, &time);
     let mut managed = Managed::default();
     let mut obj = managed.apply(&json!({}), &config, &kind.schema, &who, force).map_err(|c| conflicts(&c))?;
+    normalize(kind, &mut obj);
     if kind.custom {
         kind.schema.prune(&mut obj);
         kind.schema.default(&mut obj);
@@ -331,6 +360,7 @@ fn write(state: &mut State, kind: &Kind, call: &Call, live: &Value, new: Value, 
             managed.apply(&live_plain, config, &kind.schema, &who, force).map_err(|c| conflicts(&c))?
         }
     };
+    normalize(kind, &mut new_plain);
     if kind.custom {
         kind.schema.prune(&mut new_plain);
         kind.schema.default(&mut new_plain);
@@ -486,15 +516,19 @@ pub(crate) fn delete(state: &mut State, call: &Call) -> Reply {
     let live =
         state.tracker.get(&resource, &key).cloned().ok_or_else(|| status::not_found(&kind.qualified(), &name))?;
     let options = call.body.clone().unwrap_or_default();
-    for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
+    for (field, label, consequence) in [
+        ("uid", "UID", "The object might have been deleted and then recreated"),
+        ("resourceVersion", "ResourceVersion", "The object might have been modified"),
+    ] {
         let Some(expected) = options.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str) else {
             continue;
         };
         let actual = meta_str(&live, field);
         if expected != actual {
-            let message =
-                format!("Precondition failed: {label} in precondition: {expected}, {label} in object meta: {actual}");
-            return status::fail(status::precondition_failed(&kind.qualified(), &name, &message));
+            let message = format!(
+                "the {label} in the precondition ({expected}) does not match the {label} in record ({actual}). {consequence}"
+            );
+            return status::fail(status::precondition_failed(&invalid_kind(&kind), &name, &message));
         }
     }
     let uid = meta_str(&live, "uid").to_string();
@@ -517,12 +551,12 @@ pub(crate) fn delete_collection(state: &mut State, call: &Call) -> Reply {
         .filter(|obj| filter.matches(obj))
         .cloned()
         .collect();
-    let mut items = Vec::new();
-    for live in targets {
-        let (Deleted::Gone(obj) | Deleted::Deleting(obj)) = delete_one(state, &kind, call, live);
-        items.push(obj);
+    // The apiserver answers with the list as it was before the deletions.
+    let rv = state.tracker.rv();
+    for live in targets.clone() {
+        delete_one(state, &kind, call, live);
     }
-    Ok((200, read::list_body(&kind, call, state.tracker.rv(), items, None)))
+    Ok((200, read::list_body(&kind, call, rv, targets, None)))
 }
 
 /// A Status as the apiserver sends it (with kind and apiVersion).

@@ -44,11 +44,14 @@ pub(crate) async fn delete_preconditions(c: Ctx) -> Result<()> {
         DeleteParams::default().preconditions(Preconditions { uid: Some("0000".into()), resource_version: None });
     let s = c.note_err("uid", api.delete("guarded", &wrong_uid).await)?;
     ensure!(s.code == 409, "{s:?}");
+    let newer = api.patch("guarded", &PatchParams::default(), &Patch::Merge(json!({ "data": { "k": "2" } }))).await?;
+    c.mask(format!("({})", rv(&made)), "(<rv of the create>)");
+    c.mask(format!("({})", rv(&newer)), "(<rv of the patch>)");
     let wrong_rv =
-        DeleteParams::default().preconditions(Preconditions { uid: None, resource_version: Some("1".into()) });
-    c.note_err("resourceVersion", api.delete("guarded", &wrong_rv).await)?;
+        DeleteParams::default().preconditions(Preconditions { uid: None, resource_version: Some(rv(&made)) });
+    c.note_err("stale resourceVersion", api.delete("guarded", &wrong_rv).await)?;
     let right =
-        DeleteParams::default().preconditions(Preconditions { uid: made.uid(), resource_version: Some(rv(&made)) });
+        DeleteParams::default().preconditions(Preconditions { uid: made.uid(), resource_version: Some(rv(&newer)) });
     c.note("matching", api.delete("guarded", &right).await?.is_right());
     Ok(())
 }

@@ -44,6 +44,7 @@ pub(crate) struct Ctx {
     /// Which side this is (for the rare step that must wait on the real one).
     pub(crate) side: Side,
     log: Arc<Mutex<Vec<Value>>>,
+    masks: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 fn crds() -> Vec<CustomResourceDefinition> {
@@ -59,9 +60,18 @@ impl Ctx {
         Api::namespaced(self.client.clone(), &self.ns)
     }
 
+    /// From now on, `text` in noted strings reads `placeholder` (for
+    /// values that differ between runs inside messages).
+    pub(crate) fn mask(&self, text: impl Into<String>, placeholder: &str) {
+        self.masks.lock().expect("masks lock").push((text.into(), placeholder.to_string()));
+    }
+
     /// Writes `value` (normalized) down as step `step`.
     pub(crate) fn note(&self, step: &str, value: impl Serialize) {
-        let value = normalize(serde_json::to_value(value).unwrap_or(Value::Null), &self.ns);
+        let mut value = normalize(serde_json::to_value(value).unwrap_or(Value::Null), &self.ns);
+        for (text, placeholder) in self.masks.lock().expect("masks lock").iter() {
+            value = replace_in_strings(value, text, placeholder);
+        }
         self.log.lock().expect("transcript lock").push(json!({ "step": step, "value": value }));
     }
 
@@ -79,11 +89,44 @@ impl Ctx {
     }
 }
 
+fn replace_in_strings(value: Value, from: &str, to: &str) -> Value {
+    match value {
+        Value::String(s) => Value::String(s.replace(from, to)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| replace_in_strings(v, from, to)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, replace_in_strings(v, from, to))).collect())
+        }
+        other => other,
+    }
+}
+
+/// `s` with every UUID replaced by `<uid>`.
+fn mask_uuids(s: &str) -> String {
+    let is_uuid = |w: &str| {
+        let parts: Vec<&str> = w.split('-').collect();
+        parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+            && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+    };
+    let mut out = String::new();
+    let mut i = 0;
+    while i < s.len() {
+        if s.is_char_boundary(i) && s.len() >= i + 36 && s.is_char_boundary(i + 36) && is_uuid(&s[i..i + 36]) {
+            out.push_str("<uid>");
+            i += 36;
+        } else {
+            let c = s[i..].chars().next().unwrap_or_default();
+            out.push(c);
+            i += c.len_utf8().max(1);
+        }
+    }
+    out
+}
+
 /// Placeholders for what differs between runs: the namespace, uids,
 /// timestamps, resourceVersions; managedFields sorted by manager.
 pub(crate) fn normalize(value: Value, ns: &str) -> Value {
     match value {
-        Value::String(s) => Value::String(s.replace(ns, "<ns>")),
+        Value::String(s) => Value::String(mask_uuids(&s.replace(ns, "<ns>"))),
         Value::Array(items) => Value::Array(items.into_iter().map(|v| normalize(v, ns)).collect()),
         Value::Object(map) => Value::Object(
             map.into_iter()
@@ -128,7 +171,7 @@ where
         }
     };
     let log = Arc::new(Mutex::new(Vec::new()));
-    let ctx = Ctx { client, ns, side, log: log.clone() };
+    let ctx = Ctx { client, ns, side, log: log.clone(), masks: Arc::default() };
     case(ctx).await.with_context(|| format!("case {name} on the {side:?} side"))?;
     let transcript = Value::Array(log.lock().expect("transcript lock").clone());
     check(name, side, &transcript)
