@@ -55,6 +55,8 @@ pub const WEBHOOK_SECRET: &str = "webhookSecret";
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Default listen port.
 pub const DEFAULT_PORT: u16 = 8080;
+/// Default [`ConfigBuilder::max_pending_replies`].
+pub const DEFAULT_MAX_PENDING_REPLIES: usize = 1024;
 /// Default path of the rules file (where the operator mounts the `<bot>-rules` ConfigMap).
 pub const DEFAULT_RULES_PATH: &str = "/etc/bot/rules.json";
 
@@ -215,6 +217,7 @@ pub struct Config {
     pub(crate) http_timeout: Duration,
     pub(crate) replay_window: Duration,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) max_pending_replies: usize,
 }
 
 impl Config {
@@ -305,7 +308,9 @@ impl Config {
 }
 
 fn credentials_from(platform: Platform, get: &dyn Fn(&str) -> Option<String>) -> Result<Credentials, ConfigError> {
-    let secret = |key: &'static str| get(key).map(Secret::new).ok_or(ConfigError::Missing(key));
+    // Trimmed: a Secret made with `--from-file` usually ends in a newline, which no platform's credential
+    // contains; kept, it would make every signature mismatch and corrupt the Telegram API path.
+    let secret = |key: &'static str| get(key).map(|v| Secret::new(v.trim())).ok_or(ConfigError::Missing(key));
     let mut credentials = Credentials::default();
     match platform {
         Platform::Line => {
@@ -392,6 +397,7 @@ impl Default for ConfigBuilder {
                 http_timeout: Duration::from_secs(10),
                 replay_window: Duration::from_secs(5 * 60),
                 shutdown_grace: Duration::from_secs(10),
+                max_pending_replies: DEFAULT_MAX_PENDING_REPLIES,
             },
         }
     }
@@ -523,6 +529,15 @@ impl ConfigBuilder {
         self
     }
 
+    /// Most webhooks whose replies may be pending (being sent or waiting for a retry) at once; the replies of
+    /// a webhook beyond it are dropped (logged, counted as `dropped`), so a burst of webhooks while the reply
+    /// API is slow or down cannot grow memory and tasks without bound. At least 1. Default
+    /// [`DEFAULT_MAX_PENDING_REPLIES`].
+    pub fn max_pending_replies(mut self, n: usize) -> Self {
+        self.config.max_pending_replies = n.max(1);
+        self
+    }
+
     /// The configuration.
     pub fn build(self) -> Config {
         self.config
@@ -594,6 +609,27 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("not an http(s) URL"), "{err}");
+    }
+
+    #[test]
+    fn credentials_lose_surrounding_whitespace() {
+        // `kubectl create secret generic --from-file=channelSecret=./secret.txt` keeps the file's newline.
+        let config = Config::from_lookup(lookup(&[
+            ("BOT_PLATFORM", "line"),
+            ("channelSecret", "s3cret\n"),
+            ("channelToken", " t0ken\r\n"),
+        ]))
+        .unwrap();
+        let line = config.credentials().line.as_ref().unwrap();
+        assert_eq!((line.channel_secret.expose(), line.channel_token.expose()), ("s3cret", "t0ken"));
+        let config = Config::from_lookup(lookup(&[
+            ("BOT_PLATFORM", "telegram"),
+            ("secretToken", "abc\n"),
+            ("botToken", "1:X\n"),
+        ]))
+        .unwrap();
+        let telegram = config.credentials().telegram.as_ref().unwrap();
+        assert_eq!((telegram.secret_token.expose(), telegram.bot_token.expose()), ("abc", "1:X"));
     }
 
     #[test]

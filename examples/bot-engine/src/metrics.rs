@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `bot_engine_requests_total` | `platform`, `result` (`ok`, `unauthorized`, `too_large`, `bad_request`, `unavailable`) | webhook requests |
 //! | `bot_engine_signature_failures_total` | `platform` | requests refused for a missing, malformed, wrong or stale signature |
-//! | `bot_engine_replies_total` | `platform`, `result` (`ok`, `failed`) | reply API calls, after their retries (LINE: one per reply token; Slack, Telegram: one per message, and Telegram's `answerCallbackQuery`), and responses carrying replies (Discord, generic) |
+//! | `bot_engine_replies_total` | `platform`, `result` (`ok`, `failed`, `dropped`: not attempted because [`ConfigBuilder::max_pending_replies`](crate::ConfigBuilder::max_pending_replies) replies were already pending) | reply API calls, after their retries (LINE: one per reply token; Slack, Telegram: one per message, and Telegram's `answerCallbackQuery`), and responses carrying replies (Discord, generic) |
 //! | `bot_engine_reply_retries_total` | `platform` | reply API calls retried |
 //! | `bot_engine_rule_matches_total` | `event` | rules fired, by Event name |
 //! | `bot_engine_rules_reloads_total` | `result` (`ok`, `invalid`) | rules file (re)loads |
@@ -45,6 +45,8 @@ pub enum ReplyResult {
     Ok,
     /// Not delivered (permanent error, or retries exhausted).
     Failed,
+    /// Not attempted: too many replies were already pending.
+    Dropped,
 }
 
 /// Outcome of a rules file (re)load.
@@ -75,7 +77,7 @@ macro_rules! label_values {
 label_values! {
     RequestResult { Ok => "ok", Unauthorized => "unauthorized", TooLarge => "too_large", BadRequest => "bad_request",
         Unavailable => "unavailable" }
-    ReplyResult { Ok => "ok", Failed => "failed" }
+    ReplyResult { Ok => "ok", Failed => "failed", Dropped => "dropped" }
     ReloadResult { Ok => "ok", Invalid => "invalid" }
 }
 

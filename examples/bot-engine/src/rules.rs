@@ -3,7 +3,8 @@
 //!
 //! - `message` rules fire when the text contains any keyword (case-insensitive, Unicode lowercase) or matches
 //!   the `pattern` (a [`regex`], unanchored). A message rule with neither keywords nor a pattern fires on every
-//!   message (a catch-all reply). Empty keywords are ignored.
+//!   message (a catch-all reply). Empty keywords are ignored; a rule whose keywords are all empty (and has no
+//!   pattern) never fires: it is not a catch-all.
 //! - `postback` rules fire on postbacks; with keywords or a pattern, only when the postback data matches them
 //!   the same way.
 //! - `join` and `follow` rules fire on those events (keywords and pattern are ignored).
@@ -94,12 +95,14 @@ struct CompiledRule {
     kind: Option<EventKind>,
     keywords: Vec<String>,
     pattern: Option<Regex>,
+    /// No keywords listed and no pattern: every text matches.
+    catch_all: bool,
     replies: Vec<String>,
 }
 
 impl CompiledRule {
     fn text_matches(&self, text: &str) -> bool {
-        if self.keywords.is_empty() && self.pattern.is_none() {
+        if self.catch_all {
             return true;
         }
         let lower = text.to_lowercase();
@@ -149,9 +152,11 @@ impl RuleSet {
                 TriggerType::Postback => Some(EventKind::Postback),
                 TriggerType::Schedule => None,
             };
+            let catch_all = rule.trigger.keywords.is_empty() && pattern.is_none();
             compiled.push(CompiledRule {
                 event: rule.event,
                 kind,
+                catch_all,
                 keywords: rule.trigger.keywords.iter().filter(|k| !k.is_empty()).map(|k| k.to_lowercase()).collect(),
                 pattern,
                 replies: rule.actions.into_iter().map(|a| a.reply).collect(),
@@ -297,6 +302,17 @@ mod tests {
         }
         assert_eq!(set.len(), 2);
         assert!(RuleSet::parse(r#"{"version":1,"rules":[]}"#).unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_empty_keywords_are_not_a_catch_all() {
+        // An Event with `keywords: [""]` (a blank left by a template, say) must not answer every message.
+        let set = rules(&rule("blank", r#"{"type":"message","keywords":["", ""]}"#, &["Spam"]));
+        assert!(set.replies(&Inbound::message("anything at all")).is_empty());
+        let set = rules(&rule("blank", r#"{"type":"postback","keywords":[""]}"#, &["Spam"]));
+        assert!(set.replies(&Inbound::postback("action=x")).is_empty());
+        let set = rules(&rule("all", r#"{"type":"message","keywords":[]}"#, &["Echo"]));
+        assert_eq!(set.replies(&Inbound::message("anything")), ["Echo"], "no keywords at all: catch-all");
     }
 
     #[test]

@@ -14,12 +14,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
-use crate::metrics::{Metrics, RequestResult};
+use crate::metrics::{Metrics, ReplyResult, RequestResult};
 use crate::platform;
 use crate::reload::{Reloader, RulesStore};
 use crate::reply::{Outbound, Replier, ReplyError};
@@ -70,6 +71,8 @@ pub(crate) struct App {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) replier: Replier,
     pub(crate) tasks: TaskTracker,
+    /// One permit per webhook whose replies are pending: bounds the reply tasks.
+    pub(crate) reply_slots: Arc<Semaphore>,
     pub(crate) replay_window: Duration,
 }
 
@@ -128,13 +131,29 @@ impl App {
         matched.into_iter().flat_map(|m| m.replies.iter().cloned()).collect()
     }
 
-    /// Sends `calls` in order, in the background (after the webhook was answered).
+    /// Sends `calls` in order, in the background (after the webhook was answered), unless the replies of
+    /// [`ConfigBuilder::max_pending_replies`](crate::ConfigBuilder::max_pending_replies) webhooks are pending
+    /// already: then they are dropped (logged, counted), so a burst while the reply API is slow or down
+    /// cannot grow tasks and memory without bound.
     pub(crate) fn spawn_calls(self: &Arc<Self>, calls: Vec<Outbound>) {
-        if calls.is_empty() {
+        let Some(first) = calls.first() else {
             return;
-        }
+        };
+        let Ok(permit) = Arc::clone(&self.reply_slots).try_acquire_owned() else {
+            let platform = first.platform;
+            tracing::warn!(
+                platform = platform.as_str(),
+                dropped = calls.len(),
+                "too many replies pending; these are dropped"
+            );
+            for call in &calls {
+                self.metrics.reply(call.platform, ReplyResult::Dropped);
+            }
+            return;
+        };
         let app = Arc::clone(self);
         self.tasks.spawn(async move {
+            let _permit = permit;
             for call in &calls {
                 // Failures are logged and counted by `send`; later calls still go out.
                 let _ = app.replier.send(call, &app.metrics).await;
@@ -210,6 +229,7 @@ impl Engine {
             metrics,
             replier: Replier::new(config.http_timeout, config.retry)?,
             tasks: tasks.clone(),
+            reply_slots: Arc::new(Semaphore::new(config.max_pending_replies)),
             replay_window: config.replay_window,
         });
         let listener = TcpListener::bind(config.listen)

@@ -126,3 +126,23 @@ async fn connection_errors_are_retried_then_given_up() {
     assert_eq!(metric(&metrics, r#"bot_engine_reply_retries_total{platform="telegram"}"#), 4);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn replies_beyond_the_pending_limit_are_dropped_not_queued() {
+    let h = Harness::start_with(Some(&default_rules()), |c| c.max_pending_replies(1)).await;
+    // The first reply waits 2 s for its retry: its slot stays taken meanwhile.
+    h.standin.script([Scripted::status(503).retry_after(2)]);
+    line_hello(&h).await;
+    assert_eq!(h.replies(1).await.len(), 1);
+    // A second webhook is still acknowledged (LINE needs its 200), but its reply is not queued behind.
+    line_hello(&h).await;
+    let metrics = await_metric(&h, r#"bot_engine_replies_total{platform="line",result="dropped"}"#, 1).await;
+    assert_eq!(metric(&metrics, r#"bot_engine_requests_total{platform="line",result="ok"}"#), 2);
+    // The first reply goes through after its wait, which frees the slot for the next webhook.
+    await_metric(&h, r#"bot_engine_replies_total{platform="line",result="ok"}"#, 1).await;
+    line_hello(&h).await;
+    await_metric(&h, r#"bot_engine_replies_total{platform="line",result="ok"}"#, 2).await;
+    let statuses: Vec<u16> = h.standin.requests().iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [503, 200, 200], "the dropped reply was never sent");
+    h.stop().await;
+}
