@@ -26,8 +26,10 @@ mod widgets;
 
 include!("../../bot-gen/tests/golden/widgets.rs");
 
-use applyconfigurations::methods_v1::{WidgetApply, WidgetSpecApply, WidgetStatusApply};
-use widgets::{Widget, WidgetSpec};
+use applyconfigurations::methods_v1::{
+    ExtrasApply, GadgetApply, GadgetSpecApply, PartApply, ScrewApply, WidgetApply, WidgetSpecApply, WidgetStatusApply,
+};
+use widgets::{Extras, Part, Widget, WidgetSpec};
 
 /// Every request a client sends, as `METHOD path?query [content-type]`.
 #[derive(Clone, Default)]
@@ -86,7 +88,15 @@ impl Fixture {
 }
 
 fn widget(name: &str, replicas: i32) -> Widget {
-    Widget::new(name, WidgetSpec { replicas, color: "red".into() })
+    let spec = WidgetSpec {
+        replicas,
+        color: "red".into(),
+        parts: Default::default(),
+        extras: Default::default(),
+        cache: String::new(),
+        weight: 1,
+    };
+    Widget::new(name, spec)
 }
 
 const JSON: &str = "application/json";
@@ -234,5 +244,50 @@ async fn apply_methods_name_their_object() -> Result<()> {
     let err = f.widgets.apply_widget(&unnamed, &PatchParams::apply("methods")).await.unwrap_err();
     assert!(matches!(err, kube::Error::BuildRequest(_)), "{err:?}");
     f.saw(&[]);
+    Ok(())
+}
+
+/// The apply configurations of the fixture serialize like their source
+/// types: rename_all (camelCase, kebab-case), rename, flatten, a field with
+/// its own serializer as raw JSON, a skipped field left out; only what is set.
+#[test]
+fn apply_configurations_follow_the_source_types_serde_attributes() -> Result<()> {
+    assert_eq!(serde_json::to_value(WidgetSpecApply::default())?, json!({}));
+    let bolt = PartApply::default().size_mm(3).kind("bolt").screws([ScrewApply::default().length(1)]);
+    let spec = WidgetSpecApply::default()
+        .replicas(2)
+        .parts([("a".to_string(), bolt)])
+        .extras(ExtrasApply::default().tier("gold"))
+        .weight(json!("7"));
+    let expected = json!({
+        "replicas": 2,
+        "parts": { "a": { "size-mm": 3, "type": "bolt", "screws": [{ "length": 1 }] } },
+        "tierName": "gold",
+        "weight": "7",
+    });
+    assert_eq!(serde_json::to_value(&spec)?, expected);
+    assert_eq!(serde_json::from_value::<WidgetSpecApply>(expected)?, spec, "and back");
+
+    // A source value converts to the configuration of everything it serializes.
+    let part = Part { size_mm: 3, screws: vec![], kind: Some("bolt".into()) };
+    let source = WidgetSpec {
+        replicas: 2,
+        color: "red".into(),
+        parts: [("a".to_string(), part)].into(),
+        extras: Extras { tier: Some("gold".into()) },
+        cache: "never sent".into(),
+        weight: 7,
+    };
+    let converted = WidgetSpecApply::try_from(&source)?;
+    assert_eq!(serde_json::to_value(&converted)?, serde_json::to_value(&source)?);
+    assert_eq!(converted.color.as_deref(), Some("red"));
+
+    // no_spec, cluster-scoped: the fields sit at the root, no namespace.
+    let gadget = GadgetApply::new("g").spec(GadgetSpecApply::default().display_name("G"));
+    assert_eq!(
+        serde_json::to_value(&gadget)?,
+        json!({ "apiVersion": "methods.botops.dev/v1", "kind": "Gadget", "metadata": { "name": "g" }, "displayName": "G" })
+    );
+    assert_eq!(serde_json::from_value::<GadgetApply>(serde_json::to_value(&gadget)?)?, gadget);
     Ok(())
 }

@@ -165,6 +165,42 @@ struct FieldPlan {
     note: Option<&'static str>,
 }
 
+impl FieldPlan {
+    /// A flattened struct or map: held as is (it serializes nothing when
+    /// empty), not in an `Option`.
+    fn bare(&self) -> bool {
+        self.flatten && matches!(self.shape, Shape::Struct(_) | Shape::Map(..))
+    }
+}
+
+/// The builder method of a [`FieldPlan::bare`] field.
+fn bare_setter(f: &FieldPlan, rt: &syn::Path) -> TokenStream {
+    let (field, ty) = (&f.ident, f.shape.ty(rt));
+    let name = field.to_string();
+    match &f.shape {
+        Shape::Map(k, v) => {
+            let (d, v) = (doc(format!("Adds entries to the flattened `{name}`.")), v.ty(rt));
+            quote! {
+                #d
+                pub fn #field(mut self, entries: impl ::std::iter::IntoIterator<Item = (#k, #v)>) -> Self {
+                    self.#field.extend(entries);
+                    self
+                }
+            }
+        }
+        _ => {
+            let d = doc(format!("Sets the flattened `{name}`."));
+            quote! {
+                #d
+                pub fn #field(mut self, value: #ty) -> Self {
+                    self.#field = value;
+                    self
+                }
+            }
+        }
+    }
+}
+
 /// One struct's apply configuration.
 struct StructPlan {
     key: TypeKey,
@@ -348,6 +384,11 @@ fn emit_struct(s: &StructPlan, eq: bool, rt: &syn::Path, serde_crate: &str) -> T
         let (ident, ty, docs) = (&f.ident, f.shape.ty(rt), &f.docs);
         let note = f.note.map(|n| doc(format!("\n\n{n}")));
         let kept = &f.serde;
+        if f.bare() {
+            // Flattened and empty when unset: no `Option`, which serde would
+            // read back as `Some(empty)`.
+            return quote! { #(#docs)* #note #[serde(#(#kept),*)] pub #ident: #ty, };
+        }
         let serde = if f.flatten {
             quote!(#[serde(#(#kept),*)])
         } else {
@@ -355,7 +396,7 @@ fn emit_struct(s: &StructPlan, eq: bool, rt: &syn::Path, serde_crate: &str) -> T
         };
         quote! { #(#docs)* #note #serde pub #ident: ::std::option::Option<#ty>, }
     });
-    let setters = s.fields.iter().map(|f| setter(&f.ident, &f.shape, rt));
+    let setters = s.fields.iter().map(|f| if f.bare() { bare_setter(f, rt) } else { setter(&f.ident, &f.shape, rt) });
     let try_from = s.try_from.then(|| {
         quote! {
             impl ::std::convert::TryFrom<&#source> for #ident {
@@ -467,7 +508,14 @@ fn emit_root(r: &RootPlan<'_>, plan: &GvPlan<'_>, table: &TypeTable, rt: &syn::P
     let opt = quote!(::std::option::Option);
     let skip = quote!(#[serde(default, skip_serializing_if = "::std::option::Option::is_none")]);
     let spec_ty = r.spec.ty(rt);
-    let spec_serde = if m.no_spec { quote!(#[serde(flatten)]) } else { skip.clone() };
+    // `no_spec`: the spec's fields sit at the root, flattened; held bare when
+    // it is an apply configuration (serde reads a flattened `Option` back as
+    // `Some(empty)`).
+    let (spec_field, spec_set) = match (m.no_spec, &r.spec) {
+        (true, Shape::Struct(_)) => (quote!(#[serde(flatten)] pub spec: #spec_ty,), quote!(spec)),
+        (true, _) => (quote!(#[serde(flatten)] pub spec: #opt<#spec_ty>,), quote!(#opt::Some(spec))),
+        (false, _) => (quote!(#skip pub spec: #opt<#spec_ty>,), quote!(#opt::Some(spec))),
+    };
     let status_field = r.status.as_ref().map(|s| {
         let ty = s.ty(rt);
         quote! {
@@ -513,8 +561,7 @@ fn emit_root(r: &RootPlan<'_>, plan: &GvPlan<'_>, table: &TypeTable, rt: &syn::P
             #skip
             pub metadata: #opt<#meta>,
             /// `spec`.
-            #spec_serde
-            pub spec: #opt<#spec_ty>,
+            #spec_field
             #status_field
         }
 
@@ -524,7 +571,7 @@ fn emit_root(r: &RootPlan<'_>, plan: &GvPlan<'_>, table: &TypeTable, rt: &syn::P
 
             /// Sets `spec`.
             pub fn spec(mut self, spec: #spec_ty) -> Self {
-                self.spec = #opt::Some(spec);
+                self.spec = #spec_set;
                 self
             }
 
