@@ -1,7 +1,7 @@
 //! `SharedIndexInformer<K>`: one watch, one indexed cache, many event handlers.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     fmt::Debug,
     panic::AssertUnwindSafe,
     sync::{
@@ -9,10 +9,10 @@ use std::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
         mpsc,
     },
-    time::Duration,
+    time::{Duration, Instant, SystemTime},
 };
 
-use futures::StreamExt;
+use futures::{StreamExt, future::BoxFuture};
 use kube::{Api, Resource, runtime::watcher};
 use parking_lot::Mutex;
 use prometheus_client::metrics::gauge::Gauge;
@@ -25,7 +25,10 @@ use tokio::{
 use crate::{
     lister::Lister,
     metrics::{InformerKindMetrics, InformerMetrics, PanicSite},
-    reflector::{Delta, Reflector, TransformFn, watch_stream},
+    reflector::{
+        Backoff, Decoded, Delta, ErrorClass, Reflector, TransformFn, Undecodable, decoded_api,
+        with_default_watch_timeout,
+    },
     store::{IndexFn, Store, Writer},
 };
 
@@ -275,6 +278,155 @@ impl<K> InformerConfig<K> {
     }
 }
 
+/// How long the informer waits for the response headers of a watch request
+/// before giving up on it (the connection it was sent on may be dead).
+pub const WATCH_START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the informer waits for the response headers of a list request.
+pub const LIST_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest error text kept in [`InformerHealth::last_error`] and logged.
+pub const MAX_ERROR_LEN: usize = 512;
+
+/// Whether an informer can list and watch ([`SharedIndexInformer::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InformerHealth {
+    /// The first complete list is cached.
+    pub synced: bool,
+    /// The last list or watch attempt succeeded (a response, or an event);
+    /// `false` from the first failure until the next success.
+    pub ok: bool,
+    /// Since when `ok` has had its current value.
+    pub since: SystemTime,
+    /// The last failure (at most [`MAX_ERROR_LEN`] bytes), kept after recovery.
+    pub last_error: Option<String>,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// Objects skipped because they could not be decoded (the cache keeps
+    /// their last decodable state, if any).
+    pub undecodable: usize,
+}
+
+impl InformerHealth {
+    /// Synced, and the last list or watch attempt succeeded: what a
+    /// readiness check should require.
+    pub fn is_healthy(&self) -> bool {
+        self.synced && self.ok
+    }
+}
+
+struct HealthInner {
+    ok: bool,
+    since: SystemTime,
+    last_error: Option<String>,
+    consecutive_failures: u32,
+    /// A success happened after the last failure: the next retry delay starts over.
+    recovered: bool,
+}
+
+/// The informer's list/watch outcomes, fed by its request layer and its watch task.
+struct HealthState {
+    inner: Mutex<HealthInner>,
+    /// Mirrors the store's `has_synced` (for the gauge).
+    synced: AtomicBool,
+    metrics: Option<InformerKindMetrics>,
+}
+
+impl HealthState {
+    fn new(metrics: Option<InformerKindMetrics>) -> Self {
+        let inner = HealthInner {
+            ok: true,
+            since: SystemTime::now(),
+            last_error: None,
+            consecutive_failures: 0,
+            recovered: true,
+        };
+        Self { inner: Mutex::new(inner), synced: AtomicBool::new(false), metrics }
+    }
+
+    fn succeeded(&self) {
+        let mut h = self.inner.lock();
+        if !h.ok {
+            h.ok = true;
+            h.since = SystemTime::now();
+        }
+        h.consecutive_failures = 0;
+        h.recovered = true;
+        if let Some(m) = &self.metrics {
+            m.set_healthy(self.synced.load(Ordering::Relaxed));
+        }
+    }
+
+    fn failed(&self, error: &str) {
+        let mut h = self.inner.lock();
+        if h.ok {
+            h.ok = false;
+            h.since = SystemTime::now();
+        }
+        h.last_error = Some(truncate(error, MAX_ERROR_LEN));
+        h.consecutive_failures = h.consecutive_failures.saturating_add(1);
+        if let Some(m) = &self.metrics {
+            m.set_healthy(false);
+        }
+    }
+
+    /// Whether a success came after the previous failure (then clears it).
+    fn take_recovered(&self) -> bool {
+        std::mem::take(&mut self.inner.lock().recovered)
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", &text[..end], text.len())
+}
+
+/// The informer's client: every request of its list/watch goes through
+/// here, so a response is a success (a watch that starts and then stays
+/// quiet counts, which kube's watcher does not report), requests are
+/// counted, and a request whose response headers do not come in time fails
+/// (its connection may be dead).
+#[derive(Clone)]
+struct ObservedClient {
+    client: kube::Client,
+    health: Arc<HealthState>,
+}
+
+impl tower_service::Service<http::Request<kube::client::Body>> for ObservedClient {
+    type Response = http::Response<kube::client::Body>;
+    type Error = kube::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, kube::Error>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), kube::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
+        let (client, health) = (self.client.clone(), self.health.clone());
+        let watch = request.uri().query().is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+        let limit = if watch { WATCH_START_TIMEOUT } else { LIST_START_TIMEOUT };
+        if let Some(m) = &health.metrics {
+            m.request_sent();
+        }
+        Box::pin(async move {
+            match tokio::time::timeout(limit, client.send(request)).await {
+                Ok(Ok(response)) => {
+                    if response.status().is_success() {
+                        health.succeeded();
+                    }
+                    Ok(response)
+                }
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(kube::Error::Service(format!("no response within {limit:?}").into())),
+            }
+        })
+    }
+}
+
 /// What a handler's thread receives.
 enum Message<K> {
     Delta(Delta<K>),
@@ -426,6 +578,9 @@ pub struct SharedIndexInformer<K> {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     handler_threads: Mutex<BTreeMap<u64, oneshot::Receiver<()>>>,
     metrics: Option<InformerKindMetrics>,
+    health: Arc<HealthState>,
+    /// Undecodable objects by key, with the resourceVersion last warned about.
+    undecodable: Mutex<HashMap<String, String>>,
 }
 
 impl<K: Resource> Debug for SharedIndexInformer<K> {
@@ -463,7 +618,9 @@ where
             synced: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
             handler_threads: Mutex::new(BTreeMap::new()),
+            health: Arc::new(HealthState::new(config.metrics.clone())),
             metrics: config.metrics,
+            undecodable: Mutex::new(HashMap::new()),
         }
     }
 
@@ -606,35 +763,174 @@ where
 
     /// Starts the watch on tokio; idempotent; does
     /// nothing after [`shutdown`](Self::shutdown).
+    ///
+    /// The watch is kube's watcher with a server-side timeout from
+    /// [`DEFAULT_WATCH_TIMEOUT`](crate::reflector::DEFAULT_WATCH_TIMEOUT)
+    /// unless the [`watcher::Config`] sets one (a dead connection is then
+    /// noticed within about 25 s), each object decoded on its own
+    /// ([`Decoded`]: an undecodable one is skipped and reported, see
+    /// [`health`](Self::health)), requests without response headers in
+    /// [`WATCH_START_TIMEOUT`] / [`LIST_START_TIMEOUT`] abandoned, and a
+    /// [`Backoff`] delay after each failure (reset by the next success).
     pub fn run(self: &Arc<Self>) {
         if *self.shutdown.borrow() || self.started.swap(true, Ordering::SeqCst) {
             return;
         }
         let weak = Arc::downgrade(self);
-        let mut stream = watch_stream(self.api.clone(), self.watcher_config.clone());
+        let observed = ObservedClient { client: self.api.clone().into_client(), health: self.health.clone() };
+        let client = kube::Client::new(observed, self.api.namespace().unwrap_or("default").to_string());
+        let api = decoded_api(&self.api, client);
+        let mut stream = kube::runtime::watcher(api, with_default_watch_timeout(self.watcher_config.clone())).boxed();
         let mut shutdown = self.shutdown.subscribe();
-        let label = self.label.clone();
+        let (label, health) = (self.label.clone(), self.health.clone());
         let watch_task = tokio::spawn(async move {
+            let mut backoff = Backoff::default();
+            let mut last_logged: Option<Instant> = None;
             loop {
-                tokio::select! {
+                let event = tokio::select! {
                     _ = shutdown.wait_for(|stop| *stop) => break,
-                    event = stream.next() => match event {
-                        Some(Ok(event)) => {
-                            let Some(this) = weak.upgrade() else { break };
-                            this.process_guarded(event);
+                    event = stream.next() => event,
+                };
+                match event {
+                    Some(Ok(event)) => {
+                        let Some(this) = weak.upgrade() else { break };
+                        if !matches!(event, watcher::Event::Init) {
+                            health.succeeded();
                         }
-                        Some(Err(e)) => {
-                            tracing::warn!(informer = %label, error = %e, "informer watch failed; retrying");
-                            if let Some(this) = weak.upgrade() && let Some(m) = &this.metrics {
-                                m.watch_error();
-                            }
-                        }
-                        None => break,
+                        this.process_decoded(event);
                     }
+                    Some(Err(e)) => {
+                        let error = e.to_string();
+                        health.failed(&error);
+                        if health.take_recovered() {
+                            backoff.reset();
+                        }
+                        let delay = backoff.next_delay(ErrorClass::of(&e));
+                        // Bounded: one warning per failure streak and at most one
+                        // every 30 s while it lasts, each at most MAX_ERROR_LEN.
+                        let first = backoff.failures() == 1;
+                        if first || last_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+                            last_logged = Some(Instant::now());
+                            tracing::warn!(
+                                informer = %label,
+                                error = %truncate(&error, MAX_ERROR_LEN),
+                                failures = backoff.failures(),
+                                retry_in = ?delay,
+                                "informer list/watch failed; retrying"
+                            );
+                        } else {
+                            tracing::debug!(informer = %label, error = %truncate(&error, MAX_ERROR_LEN), retry_in = ?delay, "informer list/watch failed again");
+                        }
+                        if let Some(this) = weak.upgrade()
+                            && let Some(m) = &this.metrics
+                        {
+                            m.watch_error();
+                        }
+                        tokio::select! {
+                            _ = shutdown.wait_for(|stop| *stop) => break,
+                            () = tokio::time::sleep(delay) => {}
+                        }
+                    }
+                    None => break,
                 }
             }
         });
         self.tasks.lock().push(watch_task);
+    }
+
+    /// Whether the informer can list and watch: synced, the outcome of its
+    /// last list or watch attempt, since when, the last error and how many
+    /// objects it had to skip. [`InformerHealth::is_healthy`] turns false
+    /// while the informer cannot list or watch, and back once it can.
+    pub fn health(&self) -> InformerHealth {
+        let h = self.health.inner.lock();
+        InformerHealth {
+            synced: self.store.has_synced(),
+            ok: h.ok,
+            since: h.since,
+            last_error: h.last_error.clone(),
+            consecutive_failures: h.consecutive_failures,
+            undecodable: self.undecodable.lock().len(),
+        }
+    }
+
+    /// One event of the watch, objects decoded on their own: a decoded
+    /// object goes on as usual; an undecodable one is reported (once per
+    /// object and resourceVersion) and skipped, the cache keeping the last
+    /// state it could decode (a relist keeps the cached object; a deletion
+    /// still deletes it).
+    fn process_decoded(&self, event: watcher::Event<Decoded<K>>) {
+        let event = match event {
+            watcher::Event::Init => watcher::Event::Init,
+            watcher::Event::InitDone => watcher::Event::InitDone,
+            watcher::Event::InitApply(Decoded(Ok(obj))) => {
+                self.decodable(&obj);
+                watcher::Event::InitApply(obj)
+            }
+            watcher::Event::Apply(Decoded(Ok(obj))) => {
+                self.decodable(&obj);
+                watcher::Event::Apply(obj)
+            }
+            watcher::Event::Delete(Decoded(Ok(obj))) => {
+                self.decodable(&obj);
+                watcher::Event::Delete(obj)
+            }
+            watcher::Event::InitApply(Decoded(Err(bad))) => {
+                self.report_undecodable(&bad);
+                match self.cached(&bad) {
+                    Some(cached) => watcher::Event::InitApply(cached),
+                    None => return,
+                }
+            }
+            watcher::Event::Apply(Decoded(Err(bad))) => {
+                self.report_undecodable(&bad);
+                return;
+            }
+            watcher::Event::Delete(Decoded(Err(bad))) => {
+                self.undecodable.lock().remove(&bad.key());
+                match self.cached(&bad) {
+                    Some(cached) => watcher::Event::Delete(cached),
+                    None => return,
+                }
+            }
+        };
+        self.process_guarded(event);
+    }
+
+    fn cached(&self, bad: &Undecodable) -> Option<K> {
+        let name = bad.metadata.name.as_deref()?;
+        self.store.get_by(bad.metadata.namespace.as_deref(), name).map(|obj| (*obj).clone())
+    }
+
+    fn decodable(&self, obj: &K) {
+        let mut undecodable = self.undecodable.lock();
+        if !undecodable.is_empty() {
+            let meta = obj.meta();
+            let key = match &meta.namespace {
+                Some(ns) => format!("{ns}/{}", meta.name.as_deref().unwrap_or_default()),
+                None => meta.name.clone().unwrap_or_default(),
+            };
+            undecodable.remove(&key);
+        }
+    }
+
+    fn report_undecodable(&self, bad: &Undecodable) {
+        if let Some(m) = &self.metrics {
+            m.decode_error();
+        }
+        let key = bad.key();
+        let rv = bad.metadata.resource_version.clone().unwrap_or_default();
+        let mut undecodable = self.undecodable.lock();
+        if undecodable.get(&key) != Some(&rv) {
+            tracing::warn!(
+                informer = %self.label,
+                object = %key,
+                resource_version = %rv,
+                error = %truncate(&bad.error, MAX_ERROR_LEN),
+                "object cannot be decoded; skipped (the cache keeps its last decodable state, if any)"
+            );
+            undecodable.insert(key, rv);
+        }
     }
 
     /// Alias of [`run`](Self::run).
@@ -642,9 +938,10 @@ where
         self.run();
     }
 
-    /// [`process`](Self::process), surviving a panicking transform or index
-    /// function: that event is lost (the cache is left as it was), not the
-    /// informer.
+    /// [`process`](Self::process), surviving a panicking transform: that
+    /// event is lost (the cache is left as it was), not the informer. (A
+    /// panicking index function loses nothing: the store files the object
+    /// without that index's value.)
     fn process_guarded(&self, event: watcher::Event<K>) {
         if std::panic::catch_unwind(AssertUnwindSafe(|| self.process(event))).is_err() {
             tracing::error!(informer = %self.label, "a transform or index function panicked; event dropped");
@@ -664,7 +961,7 @@ where
             }
         }
         let deltas = dispatch.reflector.apply(event);
-        let rejected = dispatch.reflector.take_rejected();
+        let index_failures = dispatch.reflector.take_index_failures();
         let len = self.store.len();
         for delta in deltas {
             for listener in dispatch.listeners.values() {
@@ -678,11 +975,15 @@ where
             }
             if !*self.synced.borrow() {
                 self.synced.send_replace(true);
+                self.health.synced.store(true, Ordering::Relaxed);
+                if let Some(m) = &self.metrics {
+                    m.set_healthy(self.health.inner.lock().ok);
+                }
             }
         }
         if let Some(m) = &self.metrics {
             m.applied(len);
-            for _ in 0..rejected {
+            for _ in 0..index_failures {
                 m.panicked(PanicSite::TransformOrIndex);
             }
         }
@@ -904,9 +1205,12 @@ mod tests {
         assert!(inf.has_synced(), "one bad object does not keep the informer from syncing");
         inf.process_guarded(Event::Apply(cm("bad-index", "2")));
         inf.process_guarded(Event::Apply(cm("c", "3")));
-        let mut seen = settle(&log, 3).await;
+        let mut seen = settle(&log, 5).await;
         seen.sort();
-        assert_eq!(seen, ["add a true", "add b true", "add c false"]);
+        // The object an index function panics on is cached and delivered all the same.
+        assert_eq!(seen, ["add a true", "add b true", "add bad-index true", "add c false", "update bad-index 1->2"]);
+        assert!(inf.store().get_by(Some("ns"), "bad-index").is_some());
+        assert!(inf.store().get_by(Some("ns"), "bad-transform").is_none(), "a panicking transform drops the event");
         until(|| reg.has_synced()).await;
         let count = |site: &str| value(&registry, &format!("informer_panics_total{{kind=\"cm\",site=\"{site}\"}}"));
         // The InitApply of bad-transform, the listed and the watched bad-index.

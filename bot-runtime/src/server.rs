@@ -193,6 +193,43 @@ where
     move || if informer.has_synced() { Ok(()) } else { Err("cache not synced".into()) }
 }
 
+/// A readiness check passing while `informer` is healthy
+/// ([`InformerHealth::is_healthy`](crate::informer::InformerHealth::is_healthy)):
+/// synced, and its last list or watch attempt succeeded. It fails while the
+/// informer cannot list or watch (naming the error and since when), so
+/// `/readyz` tells a stale cache from a live one.
+///
+/// ```
+/// # use bot_runtime::{InformerFactory, server::{OperatorServer, informer_healthy}};
+/// # fn demo(factory: InformerFactory) {
+/// let pods = factory.informer_for::<k8s_openapi::api::core::v1::Pod>();
+/// let server = OperatorServer::builder().readiness("pods", informer_healthy(&pods));
+/// # }
+/// ```
+pub fn informer_healthy<K>(
+    informer: &Arc<SharedIndexInformer<K>>,
+) -> impl Fn() -> Result<(), String> + Send + Sync + 'static
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let informer = informer.clone();
+    move || {
+        let health = informer.health();
+        if health.is_healthy() {
+            Ok(())
+        } else if !health.synced {
+            Err("cache not synced".into())
+        } else {
+            let since = health.since.elapsed().unwrap_or_default().as_secs();
+            Err(format!(
+                "list/watch failing for {since}s ({} failures): {}",
+                health.consecutive_failures,
+                health.last_error.as_deref().unwrap_or("unknown error")
+            ))
+        }
+    }
+}
+
 /// A readiness check for a leader-elected operator: passes while this
 /// replica holds the lease and may act, and while it waits as a follower
 /// (a warm standby is ready: failing followers would stall every rolling

@@ -19,7 +19,9 @@ pub const NAMESPACE_INDEX: &str = "namespace";
 ///
 /// It runs while the store is locked for writing: it must be a pure function
 /// of the object and must not read the store (that would deadlock). A panic
-/// in it leaves the store unchanged (the update is lost, the informer logs it).
+/// in it loses nothing: the object is stored and filed under every other
+/// index, without a value in that one, and the failure is recorded
+/// ([`Writer::take_index_failures`]; the informer logs and counts it).
 pub type IndexFn<K> = Arc<dyn Fn(&K) -> Vec<String> + Send + Sync>;
 
 /// Errors of the store.
@@ -105,9 +107,6 @@ pub enum Change<K> {
     },
     /// The object was removed (it was absent from a [`Writer::replace`]).
     Removed(Arc<K>),
-    /// A listed object was not stored: an index function panicked on it
-    /// (in a [`Writer::replace`]). Whatever was stored under its key stays.
-    Rejected(ObjectKey),
 }
 
 impl<K> Clone for Change<K> {
@@ -116,7 +115,6 @@ impl<K> Clone for Change<K> {
             Self::Added(o) => Self::Added(o.clone()),
             Self::Updated { old, new } => Self::Updated { old: old.clone(), new: new.clone() },
             Self::Removed(o) => Self::Removed(o.clone()),
-            Self::Rejected(key) => Self::Rejected(key.clone()),
         }
     }
 }
@@ -133,14 +131,37 @@ struct Inner<K> {
     /// index name -> index value -> keys.
     indices: HashMap<String, HashMap<String, HashSet<ObjectKey>>>,
     synced: bool,
+    /// Index functions that panicked since the last
+    /// [`Writer::take_index_failures`]: (object, index name).
+    index_failures: Vec<(ObjectKey, String)>,
 }
 
 impl<K> Inner<K> {
     /// The values every index function yields for `obj`. User code runs
-    /// here: callers compute values before changing anything, so a panicking
-    /// index function leaves the store as it was.
-    fn index_values(&self, obj: &K) -> Vec<(String, Vec<String>)> {
-        self.indexers.iter().map(|(name, f)| (name.clone(), f(obj))).collect()
+    /// here: an index function that panics yields no value (the object is
+    /// filed without one in that index) and its name is pushed to `failed`.
+    fn index_values(&self, obj: &K, failed: &mut Vec<String>) -> IndexValues {
+        let mut out = Vec::with_capacity(self.indexers.len());
+        for (name, f) in &self.indexers {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| f(obj))) {
+                Ok(values) => out.push((name.clone(), values)),
+                Err(_) => failed.push(name.clone()),
+            }
+        }
+        out
+    }
+
+    /// Removes `key` from every value of the indexes `names` (whose
+    /// function panicked on the stored object, so its values are unknown).
+    fn index_purge(&mut self, key: &ObjectKey, names: &[String]) {
+        for name in names {
+            if let Some(index) = self.indices.get_mut(name) {
+                index.retain(|_, keys| {
+                    keys.remove(key);
+                    !keys.is_empty()
+                });
+            }
+        }
     }
 
     fn index_add(&mut self, key: &ObjectKey, values: Vec<(String, Vec<String>)>) {
@@ -271,7 +292,7 @@ impl<K: Resource + 'static> Writer<K> {
         let mut indexers: HashMap<String, IndexFn<K>> = HashMap::new();
         indexers.insert(NAMESPACE_INDEX.to_string(), namespace_index_fn::<K>());
         let indices = HashMap::from([(NAMESPACE_INDEX.to_string(), HashMap::new())]);
-        let inner = Inner { items: HashMap::new(), indexers, indices, synced: false };
+        let inner = Inner { items: HashMap::new(), indexers, indices, synced: false, index_failures: Vec::new() };
         Self { store: Store { inner: Arc::new(RwLock::new(inner)) } }
     }
 
@@ -287,20 +308,30 @@ impl<K: Resource + 'static> Writer<K> {
 
     /// As [`upsert`](Self::upsert), for an object already in an `Arc`.
     ///
-    /// Index functions run first: if one panics, the store is left as it
-    /// was and the panic propagates.
+    /// An index function that panics does not stop the update: the object
+    /// is stored without a value in that index, and the failure recorded
+    /// ([`take_index_failures`](Self::take_index_failures)).
     pub fn upsert_arc(&self, obj: Arc<K>) -> Option<Arc<K>> {
         let key = ObjectKey::from_object(obj.as_ref());
         let mut inner = self.store.inner.write();
-        let new_values = inner.index_values(&obj);
-        let old_values = inner.items.get(&key).map(|old| inner.index_values(old));
-        // No user code below: the update is all or nothing.
+        let mut failed = Vec::new();
+        let new_values = inner.index_values(&obj, &mut failed);
+        let mut old_failed = Vec::new();
+        let old_values = inner.items.get(&key).map(|old| inner.index_values(old, &mut old_failed));
         let old = inner.items.insert(key.clone(), obj);
         if let Some(values) = old_values {
             inner.index_remove(&key, values);
         }
+        inner.index_purge(&key, &old_failed);
         inner.index_add(&key, new_values);
+        inner.index_failures.extend(failed.into_iter().map(|name| (key.clone(), name)));
         old
+    }
+
+    /// The index functions that panicked (object, index name) since the
+    /// last call; each such object was stored without a value in that index.
+    pub fn take_index_failures(&self) -> Vec<(ObjectKey, String)> {
+        std::mem::take(&mut self.store.inner.write().index_failures)
     }
 
     /// Removes the object with the same key as `obj`; returns what was stored.
@@ -311,9 +342,11 @@ impl<K: Resource + 'static> Writer<K> {
     /// Removes the object under `key`; returns what was stored.
     pub fn delete_key(&self, key: &ObjectKey) -> Option<Arc<K>> {
         let mut inner = self.store.inner.write();
-        let values = inner.index_values(inner.items.get(key)?);
+        let mut failed = Vec::new();
+        let values = inner.index_values(inner.items.get(key)?, &mut failed);
         let old = inner.items.remove(key)?;
         inner.index_remove(key, values);
+        inner.index_purge(key, &failed);
         Some(old)
     }
 
@@ -323,10 +356,10 @@ impl<K: Resource + 'static> Writer<K> {
     /// [`Change::Updated`], keys no longer present are [`Change::Removed`].
     /// Unchanged objects keep their old `Arc` and produce no change.
     ///
-    /// A listed object on which an index function panics is
-    /// [`Change::Rejected`] (what was stored under its key stays) rather
-    /// than failing the whole list, so one bad object cannot keep an
-    /// informer from syncing.
+    /// A listed object on which an index function panics is stored
+    /// without a value in that index (the failure is recorded, see
+    /// [`take_index_failures`](Self::take_index_failures)), so one bad
+    /// object can neither fail the list nor go missing.
     pub fn replace(&self, objects: Vec<K>) -> Vec<Change<K>> {
         let mut inner = self.store.inner.write();
         // Work on a copy of the map (of `Arc`s): nothing changes until the end.
@@ -346,27 +379,19 @@ impl<K: Resource + 'static> Writer<K> {
                 continue;
             }
             let new = Arc::new(obj);
-            match std::panic::catch_unwind(AssertUnwindSafe(|| inner.index_values(&new))) {
-                Ok(v) => {
-                    values.insert(key.clone(), v);
-                    changes.push(match old {
-                        None => Change::Added(new.clone()),
-                        Some(old) => Change::Updated { old, new: new.clone() },
-                    });
-                    items.insert(key, new);
-                }
-                Err(_) => {
-                    changes.push(Change::Rejected(key.clone()));
-                    if let Some(old) = old {
-                        items.insert(key, old);
-                    }
-                }
-            }
+            let mut failed = Vec::new();
+            values.insert(key.clone(), inner.index_values(&new, &mut failed));
+            inner.index_failures.extend(failed.into_iter().map(|name| (key.clone(), name)));
+            changes.push(match old {
+                None => Change::Added(new.clone()),
+                Some(old) => Change::Updated { old, new: new.clone() },
+            });
+            items.insert(key, new);
         }
-        // Kept objects passed every index function when they were stored.
+        // Kept objects: their failures were recorded when they were stored.
         for (key, obj) in &items {
             if !values.contains_key(key) {
-                values.insert(key.clone(), inner.index_values(obj));
+                values.insert(key.clone(), inner.index_values(obj, &mut Vec::new()));
             }
         }
         inner.indices = inner.build_indices(values);
@@ -562,36 +587,35 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_index_function_leaves_the_store_unchanged() {
+    fn a_panicking_index_function_loses_no_object() {
         let s = Writer::<ConfigMap>::new();
         s.add_indexer("app", app_index());
         s.upsert(cm("a", "one", "web", "1"));
         s.add_indexer(
             "picky",
             Arc::new(|c: &ConfigMap| {
-                assert_ne!(c.metadata.resource_version.as_deref(), Some("bad"), "index function panics");
-                vec![]
+                let rv = c.metadata.resource_version.as_deref().unwrap_or_default();
+                assert!(!rv.starts_with("bad"), "index function panics");
+                vec!["seen".to_string()]
             }),
         );
+        assert_eq!(s.by_index("picky", "seen").unwrap().len(), 1);
         let bad = cm("a", "one", "db", "bad");
-        assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.upsert(bad.clone()))).is_err());
-        // A relist rejects the one object and keeps what was stored under its key.
-        let changes = s.replace(vec![bad.clone(), cm("a", "two", "web", "1")]);
-        let summary: Vec<String> = changes
-            .iter()
-            .map(|c| match c {
-                Change::Added(o) => format!("added {}", ObjectKey::from_object(o.as_ref())),
-                Change::Rejected(key) => format!("rejected {key}"),
-                _ => "other".to_string(),
-            })
-            .collect();
-        assert_eq!(summary, ["rejected a/one", "added a/two"]);
-        s.delete_key(&ObjectKey::new(Some("a"), "two"));
-        let kept = s.get_by(Some("a"), "one").unwrap();
-        assert_eq!(kept.metadata.resource_version.as_deref(), Some("1"));
-        assert_eq!(s.by_index("app", "web").unwrap().len(), 1);
+        s.upsert(bad.clone());
+        assert_eq!(s.get_by(Some("a"), "one").unwrap().metadata.resource_version.as_deref(), Some("bad"), "stored");
+        assert_eq!(names(s.by_index("app", "db").unwrap()), ["a/one"], "filed under the other indexes");
+        assert!(s.by_index("picky", "seen").unwrap().is_empty(), "no value in the failing index");
+        assert_eq!(s.take_index_failures(), [(ObjectKey::new(Some("a"), "one"), "picky".to_string())]);
+        assert!(s.take_index_failures().is_empty(), "taken");
+        // A relist stores the object too, and reports the failure again.
+        let changes = s.replace(vec![cm("a", "one", "db", "bad2"), cm("a", "two", "web", "1")]);
+        assert_eq!(changes.len(), 2, "{} changes", changes.len());
+        assert_eq!(s.take_index_failures().len(), 1);
+        assert_eq!(s.len(), 2);
+        assert_eq!(names(s.by_index("picky", "seen").unwrap()), ["a/two"]);
+        s.delete(&bad);
+        assert_eq!(names(s.by_index("app", "web").unwrap()), ["a/two"]);
         assert!(s.by_index("app", "db").unwrap().is_empty());
-        assert_eq!(s.len(), 1);
     }
 
     #[test]
@@ -628,7 +652,6 @@ mod tests {
                     new.metadata.resource_version.as_deref().unwrap()
                 ),
                 Change::Removed(o) => format!("removed {}", o.metadata.name.as_deref().unwrap()),
-                Change::Rejected(key) => format!("rejected {key}"),
             })
             .collect();
         summary.sort();

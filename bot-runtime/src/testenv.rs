@@ -17,6 +17,19 @@
 //! [`TestEnv`] gets a namespace of its own and a [`kube::Client`] bound to the
 //! calling test's runtime. A missing binary is an error naming `make testenv`:
 //! a test is never silently skipped.
+//!
+//! **Faults.** A [`ControlPlane`] can be hurt on purpose, for reliability
+//! tests: [`restart_apiserver`](ControlPlane::restart_apiserver) (same port,
+//! etcd data and CA), [`stop_apiserver`](ControlPlane::stop_apiserver) /
+//! [`start_apiserver`](ControlPlane::start_apiserver),
+//! [`pause_apiserver`](ControlPlane::pause_apiserver) and
+//! [`pause_etcd`](ControlPlane::pause_etcd) (SIGSTOP, undone by the
+//! `resume_*` methods), [`compact`](ControlPlane::compact) (etcd history
+//! compacted to its current revision) and, for clients made by
+//! [`proxy_client`](ControlPlane::proxy_client), a TCP proxy in front of the
+//! apiserver whose connections can be reset or frozen ([`ControlPlane::proxy`]).
+//! Inject faults into a control plane of your own ([`ControlPlane::start`]),
+//! never into the shared one other tests use.
 
 use std::{
     path::{Path, PathBuf},
@@ -69,6 +82,9 @@ pub enum Error {
     /// A Kubernetes API call failed.
     #[error("API call failed: {0}")]
     Api(#[from] kube::Error),
+    /// The control API refused or failed a fault.
+    #[error("control plane fault API: {0}")]
+    Control(String),
     /// A CRD was not Established in time.
     #[error("CRD {0} was not Established within {ESTABLISH_TIMEOUT:?}")]
     NotEstablished(String),
@@ -85,6 +101,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct ControlPlane {
     child: std::sync::Mutex<Option<std::process::Child>>,
     kubeconfig: PathBuf,
+    /// The control API's address (absent from a binary built before it existed).
+    control: Option<std::net::SocketAddr>,
     _dir: tempfile::TempDir,
 }
 
@@ -162,7 +180,11 @@ impl ControlPlane {
                 )));
             }
         };
-        Ok(Self { child: std::sync::Mutex::new(Some(child)), kubeconfig: PathBuf::from(line), _dir: dir })
+        let kubeconfig = PathBuf::from(line);
+        let control = std::fs::read_to_string(kubeconfig.with_file_name("control-url"))
+            .ok()
+            .and_then(|url| url.trim().trim_start_matches("http://").parse().ok());
+        Ok(Self { child: std::sync::Mutex::new(Some(child)), kubeconfig, control, _dir: dir })
     }
 
     /// Path of the admin kubeconfig (client certificate in `system:masters`).
@@ -179,6 +201,155 @@ impl ControlPlane {
     /// A new admin client, bound to the current tokio runtime.
     pub async fn client(&self) -> Result<Client> {
         Client::try_from(self.config().await?).map_err(Error::Client)
+    }
+
+    /// Path of the admin kubeconfig whose server is the fault proxy
+    /// ([`proxy`](Self::proxy)) in front of kube-apiserver.
+    pub fn proxy_kubeconfig_path(&self) -> PathBuf {
+        self.kubeconfig.with_file_name("proxy.kubeconfig")
+    }
+
+    /// The admin client configuration through the fault proxy.
+    pub async fn proxy_config(&self) -> Result<Config> {
+        let kubeconfig = Kubeconfig::read_from(self.proxy_kubeconfig_path())?;
+        Ok(Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?)
+    }
+
+    /// A new admin client through the fault proxy, bound to the current
+    /// tokio runtime: its connections can be reset and frozen.
+    pub async fn proxy_client(&self) -> Result<Client> {
+        Client::try_from(self.proxy_config().await?).map_err(Error::Client)
+    }
+
+    /// The fault proxy in front of kube-apiserver (used by
+    /// [`proxy_client`](Self::proxy_client)s only; the controller-manager
+    /// and [`client`](Self::client)s connect directly).
+    pub fn proxy(&self) -> FaultProxy<'_> {
+        FaultProxy { plane: self }
+    }
+
+    /// Kills kube-apiserver (SIGKILL) and starts it again on the same port,
+    /// etcd data, CA and flags; returns once `/readyz` answers ok.
+    pub async fn restart_apiserver(&self) -> Result<()> {
+        self.control("/apiserver/restart?signal=KILL").await.map(drop)
+    }
+
+    /// Stops kube-apiserver: SIGKILL, or SIGTERM (a graceful shutdown) with
+    /// `graceful`. It stays down until [`start_apiserver`](Self::start_apiserver).
+    pub async fn stop_apiserver(&self, graceful: bool) -> Result<()> {
+        let signal = if graceful { "TERM" } else { "KILL" };
+        self.control(&format!("/apiserver/stop?signal={signal}")).await.map(drop)
+    }
+
+    /// Starts a stopped kube-apiserver again; returns once `/readyz` answers ok.
+    pub async fn start_apiserver(&self) -> Result<()> {
+        self.control("/apiserver/start").await.map(drop)
+    }
+
+    /// SIGSTOP of kube-apiserver: connections stay open, nothing answers.
+    pub async fn pause_apiserver(&self) -> Result<()> {
+        self.control("/apiserver/pause").await.map(drop)
+    }
+
+    /// SIGCONT of a paused kube-apiserver.
+    pub async fn resume_apiserver(&self) -> Result<()> {
+        self.control("/apiserver/resume").await.map(drop)
+    }
+
+    /// SIGSTOP of etcd (a process of its own): the apiserver stays up but
+    /// cannot read or write.
+    pub async fn pause_etcd(&self) -> Result<()> {
+        self.control("/etcd/pause").await.map(drop)
+    }
+
+    /// SIGCONT of a paused etcd.
+    pub async fn resume_etcd(&self) -> Result<()> {
+        self.control("/etcd/resume").await.map(drop)
+    }
+
+    /// Compacts etcd's history up to its current revision (physically);
+    /// returns that revision. Watches and lists from an older
+    /// resourceVersion that reach etcd then fail with `410 Gone`.
+    pub async fn compact(&self) -> Result<i64> {
+        let answer = self.control("/etcd/compact").await?;
+        answer["revision"].as_i64().ok_or_else(|| Error::Control(format!("no revision in {answer}")))
+    }
+
+    /// Sends one request to the binary's control API (see
+    /// `tests/testenv/control.go`) and returns its JSON answer.
+    async fn control(&self, path: &str) -> Result<serde_json::Value> {
+        let addr = self.control.ok_or_else(|| {
+            Error::Control(format!("{path}: this kube-testenv has no control API (run `make testenv`)"))
+        })?;
+        let path = path.to_string();
+        let method = if path == "/proxy" || path == "/status" { "GET" } else { "POST" };
+        // A plain blocking HTTP/1.1 exchange: no HTTP client dependency, and
+        // independent of the caller's runtime flavour.
+        tokio::task::spawn_blocking(move || control_request(addr, method, &path))
+            .await
+            .map_err(|e| Error::Control(format!("control task failed: {e}")))?
+    }
+
+    /// The state of each component and the addresses of the apiserver, the
+    /// proxy and etcd, as the control API reports them.
+    pub async fn status(&self) -> Result<serde_json::Value> {
+        self.control("/status").await
+    }
+}
+
+fn control_request(addr: std::net::SocketAddr, method: &str, path: &str) -> Result<serde_json::Value> {
+    use std::io::{Read, Write};
+    let fail = |what: String| Error::Control(format!("{method} {path}: {what}"));
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    // A restart waits for /readyz (up to the binary's --ready-timeout).
+    stream.set_read_timeout(Some(START_TIMEOUT))?;
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or_else(|| fail(format!("malformed answer {response:?}")))?;
+    let status = head.split_whitespace().nth(1).unwrap_or_default();
+    // Go's server answers small bodies with Content-Length, never chunked here.
+    let value: serde_json::Value = serde_json::from_str(body.trim()).map_err(|e| fail(format!("{e} in {body:?}")))?;
+    if status != "200" {
+        return Err(fail(format!("{status}: {}", value["error"].as_str().unwrap_or(body))));
+    }
+    Ok(value)
+}
+
+/// The TCP proxy in front of kube-apiserver ([`ControlPlane::proxy`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FaultProxy<'a> {
+    plane: &'a ControlPlane,
+}
+
+impl FaultProxy<'_> {
+    /// Closes every open connection through the proxy with an RST; returns how many.
+    pub async fn reset(&self) -> Result<u64> {
+        Ok(self.plane.control("/proxy/reset").await?["connections"].as_u64().unwrap_or_default())
+    }
+
+    /// Freezes every open connection: nothing is forwarded any more in either
+    /// direction, and nothing is closed (no RST, no FIN), as in a network
+    /// partition. New connections still work. Returns how many were frozen.
+    pub async fn freeze(&self) -> Result<u64> {
+        Ok(self.plane.control("/proxy/freeze?new=false").await?["connections"].as_u64().unwrap_or_default())
+    }
+
+    /// As [`freeze`](Self::freeze), and every new connection is frozen too
+    /// (accepted, never answered) until [`heal`](Self::heal).
+    pub async fn freeze_all(&self) -> Result<u64> {
+        Ok(self.plane.control("/proxy/freeze?new=true").await?["connections"].as_u64().unwrap_or_default())
+    }
+
+    /// Resumes frozen connections (what was sent meanwhile arrives late, as
+    /// after a healed partition) and stops freezing new ones; returns how many.
+    pub async fn heal(&self) -> Result<u64> {
+        Ok(self.plane.control("/proxy/heal").await?["connections"].as_u64().unwrap_or_default())
+    }
+
+    /// The proxy's counters: `open`, `frozen`, `accepted`, `resets`, `freezes`.
+    pub async fn stats(&self) -> Result<serde_json::Value> {
+        self.plane.control("/proxy").await
     }
 }
 

@@ -53,12 +53,15 @@ pub(crate) enum PanicSite {
 /// | `reflector_last_event_timestamp_seconds` | gauge | Unix time of the last list or watch event applied |
 /// | `informer_handler_buffer_depth{kind,handler}` | gauge | events buffered for a handler, not yet handled |
 /// | `informer_panics_total{kind,site}` | counter | panics in user code, `site` = `handler` or `transform_or_index` |
+/// | `reflector_requests_total` | counter | list and watch requests sent (answered or not) |
+/// | `reflector_decode_errors_total` | counter | listed or watched objects skipped because the Rust type cannot decode them |
+/// | `reflector_healthy` | gauge | 1 while the informer is synced and its last list or watch succeeded, else 0 |
 ///
-/// kube's watcher does not report its individual watch requests (it
-/// restarts a watch that times out silently), so there is no count of watch
-/// requests: `reflector_watch_events_total` and the age of the last event
-/// show a watch is live, `reflector_watch_errors_total` counts restarts
-/// after failures.
+/// `reflector_watch_events_total` and the age of the last event show a
+/// watch is live, `reflector_watch_errors_total` counts restarts after
+/// failures and `reflector_requests_total` the load the informer puts on the
+/// apiserver (a watch is renewed every ~15-20 s: see
+/// [`DEFAULT_WATCH_TIMEOUT`](crate::reflector::DEFAULT_WATCH_TIMEOUT)).
 #[derive(Clone)]
 pub struct InformerMetrics {
     lists: Family<KindLabel, Counter>,
@@ -68,6 +71,9 @@ pub struct InformerMetrics {
     last_event: Family<KindLabel, Gauge<f64, AtomicU64>>,
     handler_depth: Family<HandlerLabels, Gauge>,
     panics: Family<SiteLabels, Counter>,
+    requests: Family<KindLabel, Counter>,
+    decode_errors: Family<KindLabel, Counter>,
+    healthy: Family<KindLabel, Gauge>,
 }
 
 impl fmt::Debug for InformerMetrics {
@@ -87,6 +93,9 @@ impl InformerMetrics {
             last_event: Family::default(),
             handler_depth: Family::default(),
             panics: Family::default(),
+            requests: Family::default(),
+            decode_errors: Family::default(),
+            healthy: Family::default(),
         };
         registry.register("reflector_lists", "Total number of lists begun by reflectors", this.lists.clone());
         registry.register(
@@ -116,6 +125,21 @@ impl InformerMetrics {
             "Total number of panics in event handlers, transforms or index functions",
             this.panics.clone(),
         );
+        registry.register(
+            "reflector_requests",
+            "Total number of list and watch requests sent by reflectors",
+            this.requests.clone(),
+        );
+        registry.register(
+            "reflector_decode_errors",
+            "Total number of listed or watched objects skipped because they could not be decoded",
+            this.decode_errors.clone(),
+        );
+        registry.register(
+            "reflector_healthy",
+            "1 while the informer is synced and its last list or watch succeeded",
+            this.healthy.clone(),
+        );
         this
     }
 
@@ -133,6 +157,9 @@ impl InformerMetrics {
             handler_panics: site("handler"),
             transform_panics: site("transform_or_index"),
             handler_depth: self.handler_depth.clone(),
+            requests: self.requests.get_or_create_owned(&label),
+            decode_errors: self.decode_errors.get_or_create_owned(&label),
+            healthy: self.healthy.get_or_create_owned(&label),
             kind,
         }
     }
@@ -150,6 +177,9 @@ pub struct InformerKindMetrics {
     handler_panics: Counter,
     transform_panics: Counter,
     handler_depth: Family<HandlerLabels, Gauge>,
+    requests: Counter,
+    decode_errors: Counter,
+    healthy: Gauge,
 }
 
 impl fmt::Debug for InformerKindMetrics {
@@ -188,6 +218,18 @@ impl InformerKindMetrics {
             PanicSite::Handler => self.handler_panics.inc(),
             PanicSite::TransformOrIndex => self.transform_panics.inc(),
         };
+    }
+
+    pub(crate) fn request_sent(&self) {
+        self.requests.inc();
+    }
+
+    pub(crate) fn decode_error(&self) {
+        self.decode_errors.inc();
+    }
+
+    pub(crate) fn set_healthy(&self, healthy: bool) {
+        self.healthy.set(i64::from(healthy));
     }
 
     /// The buffer-depth gauge of handler `id`.
