@@ -79,7 +79,7 @@ use bot_runtime::{
     factory::KindScope,
     leader::{LeaderElectionConfig, LeaderElector, LeaderQueue},
     metrics::RuntimeMetrics,
-    server::{OperatorServer, SharedRegistry, informer_synced, leadership},
+    server::{OperatorServer, SharedRegistry, informer_healthy, leadership},
 };
 use futures::FutureExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -428,13 +428,13 @@ fn readiness_checks(factory: &SharedInformerFactory) -> Vec<(&'static str, Check
     let botops = factory.botops().v1alpha1();
     let core = factory.core();
     vec![
-        ("informer-bots", Box::new(informer_synced(botops.bots().informer()))),
-        ("informer-events", Box::new(informer_synced(botops.events().informer()))),
-        ("informer-eventbindings", Box::new(informer_synced(botops.event_bindings().informer()))),
-        ("informer-deployments", Box::new(informer_synced(&core.informer_for::<Deployment>()))),
-        ("informer-services", Box::new(informer_synced(&core.informer_for::<Service>()))),
-        ("informer-configmaps", Box::new(informer_synced(&core.informer_for::<ConfigMap>()))),
-        ("informer-secrets", Box::new(informer_synced(&core.metadata_informer_for::<Secret>()))),
+        ("informer-bots", Box::new(informer_healthy(botops.bots().informer()))),
+        ("informer-events", Box::new(informer_healthy(botops.events().informer()))),
+        ("informer-eventbindings", Box::new(informer_healthy(botops.event_bindings().informer()))),
+        ("informer-deployments", Box::new(informer_healthy(&core.informer_for::<Deployment>()))),
+        ("informer-services", Box::new(informer_healthy(&core.informer_for::<Service>()))),
+        ("informer-configmaps", Box::new(informer_healthy(&core.informer_for::<ConfigMap>()))),
+        ("informer-secrets", Box::new(informer_healthy(&core.metadata_informer_for::<Secret>()))),
     ]
 }
 
@@ -553,7 +553,11 @@ async fn reconcile(ctx: Arc<Context>, key: ObjectKey) -> anyhow::Result<Action> 
 
     let bot = match ctx.bots.bots(ns).get(&key.name) {
         Ok(bot) => bot,
-        Err(e) if e.is_not_found() => return Ok(Action::Done), // owned objects are garbage-collected
+        Err(e) if e.is_not_found() => {
+            // Owned objects are garbage-collected; forget what was written to them.
+            ctx.written.lock().retain(|what, _| !resources::names_child_of(what, ns, &key.name));
+            return Ok(Action::Done);
+        }
         Err(e) => return Err(e.into()),
     };
     if bot.metadata.deletion_timestamp.is_some() {
@@ -715,15 +719,15 @@ async fn apply_owned(
     let cm_name = resources::rules_configmap_name(name);
     let checksum = resources::checksum(&rules_json);
     let cm = resources::configmap(bot, &rules_json);
-    if let Err(taken) = create_or_apply(ctx, &ctx.configmaps, ns, &cm_name, &cm).await? {
+    if let Err(taken) = create_or_apply(ctx, bot, &ctx.configmaps, ns, &cm_name, &cm).await? {
         return Ok(Applied::Taken(taken));
     }
     let dep = resources::deployment(bot, &checksum, credentials_version);
-    let deployment = match create_or_apply(ctx, &ctx.deployments, ns, name, &dep).await? {
+    let deployment = match create_or_apply(ctx, bot, &ctx.deployments, ns, name, &dep).await? {
         Ok(d) => d,
         Err(taken) => return Ok(Applied::Taken(taken)),
     };
-    let service = match create_or_apply(ctx, &ctx.services, ns, name, &resources::service(bot)).await? {
+    let service = match create_or_apply(ctx, bot, &ctx.services, ns, name, &resources::service(bot)).await? {
         Ok(s) => s,
         Err(taken) => return Ok(Applied::Taken(taken)),
     };
@@ -737,7 +741,7 @@ async fn apply_owned(
 /// - known and different: server-side applied (forced);
 /// - absent: created, so that an object someone else made meanwhile is
 ///   never taken over (`Err(description)` on 409), then its fields are
-///   handed to the apply manager (see [`own_fields_by_apply`]).
+///   handed to the apply manager (see [`apply_and_own`]).
 #[rbac(groups = "apps", resources = "deployments", verbs = ["create", "patch"])]
 #[rbac(groups = "", resources = ["services", "configmaps"], verbs = ["create", "patch"])]
 // Owner references with blockOwnerDeletion need update on the owner's
@@ -746,6 +750,7 @@ async fn apply_owned(
 #[rbac(groups = "botops.dev", resources = "bots/finalizers", verbs = "update")]
 async fn create_or_apply<K>(
     ctx: &Context,
+    bot: &Bot,
     cache: &Lister<K>,
     ns: &str,
     name: &str,
@@ -762,13 +767,20 @@ where
         + 'static,
 {
     let what = format!("{} {ns}/{name}", K::kind(&()));
-    let desired = resources::stamp(serde_json::to_value(desired)?);
+    let unstamped = serde_json::to_value(desired)?;
+    let desired = resources::stamp(unstamped.clone());
     let client = typed::<K>(ctx, ns);
     let current = match cache.namespaced(ns).get(name) {
         Ok(cached) => Some(cached.as_ref().clone()),
         Err(_) => client.get_opt(name).await.with_context(|| format!("reading {what}"))?,
     };
     if let Some(current) = current {
+        // Checked again here, at the last moment: someone may have made an
+        // object of this name since `children_taken` looked.
+        if !resources::controlled_by(current.meta(), bot) {
+            let controller = resources::controller_of(current.meta());
+            return Ok(Err(format!("{what} already exists and is controlled by {controller}")));
+        }
         if resources::up_to_date(&desired, &serde_json::to_value(&current)?) {
             return Ok(Ok(current));
         }
@@ -780,17 +792,29 @@ where
         if ctx.written.lock().get(&what) == Some(&written) {
             return Ok(Ok(current));
         }
+        // The UID of the object checked above: if it was deleted and
+        // replaced (by anyone) since, the apiserver refuses the apply
+        // (a UID cannot change) instead of writing to the newcomer.
+        let mut guarded = desired.clone();
+        if let (Some(meta), Some(uid)) = (guarded.get_mut("metadata"), current.meta().uid.clone()) {
+            meta["uid"] = serde_json::Value::String(uid);
+        }
         tracing::debug!(object = %what, "applying");
-        let applied = client.apply_raw(name, &desired, &apply_params()).await;
-        let applied = applied.with_context(|| format!("applying {what}"))?;
+        let applied = apply_and_own(&client, name, &guarded).await.with_context(|| format!("applying {what}"))?;
         ctx.written.lock().insert(what, written);
         return Ok(Ok(applied));
     }
-    let obj: K = serde_json::from_value(desired.clone()).with_context(|| format!("building {what}"))?;
+    // Created without the stamp: until the apply that follows succeeds, the
+    // next reconcile sees the object as not up to date and finishes the job.
+    let obj: K = serde_json::from_value(unstamped).with_context(|| format!("building {what}"))?;
     let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..PostParams::default() };
     match client.create(&obj, &pp).await {
-        Ok(_) => {
-            Ok(Ok(own_fields_by_apply(&client, name, &desired).await.with_context(|| format!("owning {what}"))?))
+        Ok(created) => {
+            let mut guarded = desired.clone();
+            if let (Some(meta), Some(uid)) = (guarded.get_mut("metadata"), created.meta().uid.clone()) {
+                meta["uid"] = serde_json::Value::String(uid);
+            }
+            Ok(Ok(apply_and_own(&client, name, &guarded).await.with_context(|| format!("owning {what}"))?))
         }
         Err(kube::Error::Api(e)) if e.code == 409 => {
             Ok(Err(format!("{what} was created by someone else; the operator changes only objects this Bot controls")))
@@ -799,12 +823,12 @@ where
     }
 }
 
-/// After a create, makes the operator's apply manager the owner of the
-/// fields: applies `desired` (forced), then drops the create's own
-/// `Update` entry from `managedFields` (guarded by JSON-patch tests). Without
-/// this, a field later dropped from the configuration would stay, still
-/// owned by the create.
-async fn own_fields_by_apply<K>(client: &TypedClient<K>, name: &str, desired: &serde_json::Value) -> anyhow::Result<K>
+/// Applies `desired` (forced: the operator owns the fields it sets on its
+/// own objects), then drops a leftover `Update` entry of the operator's
+/// create from `managedFields` (guarded by JSON-patch tests), so the apply
+/// manager alone owns the fields. Without this, a field later dropped from
+/// the configuration would stay, still owned by the create.
+async fn apply_and_own<K>(client: &TypedClient<K>, name: &str, desired: &serde_json::Value) -> anyhow::Result<K>
 where
     K: Resource + Clone + serde::Serialize + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
