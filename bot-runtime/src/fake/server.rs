@@ -153,10 +153,14 @@ struct Watching {
     deadline: tokio::time::Instant,
 }
 
+/// One event as a line, `type` before `object` as the apiserver writes it
+/// (an adjacently tagged decoder that meets the object first has to buffer
+/// it, which raw-value decoders such as bot-runtime's informers refuse).
 fn line(event: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(event).unwrap_or_default();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
+    let type_ = event.get("type").cloned().unwrap_or_default();
+    let object = event.get("object").cloned().unwrap_or_default();
+    let text = format!("{{\"type\":{type_},\"object\":{object}}}\n");
+    Bytes::from(text)
 }
 
 fn start_watch(shared: &Arc<Shared>, call: &Call) -> Response<ResponseBody> {

@@ -480,8 +480,8 @@ fn finish(state: &mut State, kind: &Kind, call: &Call, live: &Value, new: Value)
 
 /// The outcome of deleting one object.
 enum Deleted {
-    /// Gone: its last state.
-    Gone(Value),
+    /// Gone.
+    Gone,
     /// Finalizers hold it: marked for deletion.
     Deleting(Value),
 }
@@ -502,10 +502,10 @@ fn delete_one(state: &mut State, kind: &Kind, call: &Call, live: Value) -> Delet
         let stored = if call.dry_run() { obj } else { state.tracker.put(&resource, key, obj) };
         return Deleted::Deleting(stored);
     }
-    if call.dry_run() {
-        return Deleted::Gone(live);
+    if !call.dry_run() {
+        state.tracker.remove(&resource, &key);
     }
-    Deleted::Gone(state.tracker.remove(&resource, &key).unwrap_or(live))
+    Deleted::Gone
 }
 
 /// DELETE of one object (preconditions on uid and resourceVersion).
@@ -534,7 +534,7 @@ pub(crate) fn delete(state: &mut State, call: &Call) -> Reply {
     let uid = meta_str(&live, "uid").to_string();
     match delete_one(state, &kind, call, live) {
         Deleted::Deleting(obj) => Ok((200, obj)),
-        Deleted::Gone(_) => Ok((200, status_json(&status::deleted(&kind.qualified(), &name, &uid)))),
+        Deleted::Gone => Ok((200, status_json(&status::deleted(&kind.qualified(), &name, &uid)))),
     }
 }
 
