@@ -237,6 +237,15 @@ fn verb_method(verb: Verb, root: &TokenStream, apply: &TokenStream, status: bool
             }
         },
         Verb::Patch => patch_methods(root, status, rt),
+        Verb::Apply | Verb::ApplyStatus => apply_methods(verb, root, apply, rt),
+    }
+}
+
+/// apply and apply_status: typed, and the raw escape hatch.
+fn apply_methods(verb: Verb, root: &TokenStream, apply: &TokenStream, rt: &syn::Path) -> TokenStream {
+    let api = quote!(#rt::kube::api);
+    let res = quote!(#rt::client::Result);
+    match verb {
         Verb::Apply => quote! {
             /// Server-side apply of `config` to the object it names; `params` is
             /// `PatchParams::apply("manager")`, `.force()` to take over fields
@@ -257,7 +266,7 @@ fn verb_method(verb: Verb, root: &TokenStream, apply: &TokenStream, status: bool
                 self.inner.apply_raw(name, body, params).await
             }
         },
-        Verb::ApplyStatus => quote! {
+        _ => quote! {
             /// Server-side apply of `config`'s status to the status subresource.
             pub async fn apply_status(&self, config: &#apply, params: &#api::PatchParams) -> #res<#root> {
                 self.inner.apply_status(config, params).await
