@@ -93,7 +93,12 @@ async fn the_operator_owns_exactly_the_fields_of_its_typed_bodies() -> Result<()
     let cm = applied(&cms, &resources::rules_configmap_name("owned")).await?;
     let dep = applied(&deps, "owned").await?;
     let svc = applied(&svcs, "owned").await?;
-    let bot = bots.get("owned").await?;
+    // The status is written after the children: wait for it.
+    let bot = eventually("the Bot's status", || async {
+        let bot = bots.get("owned").await?;
+        Ok(bot.status.as_ref().is_some_and(|s| !s.conditions.is_empty()).then_some(bot))
+    })
+    .await?;
 
     let rules = cm.data.as_ref().and_then(|d| d.get(resources::RULES_KEY)).context("rules")?;
     let credentials_version = secret.metadata.resource_version.clone().context("resourceVersion")?;

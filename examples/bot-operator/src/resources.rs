@@ -133,6 +133,15 @@ pub fn contains(actual: &Value, desired: &Value) -> bool {
     }
 }
 
+/// Whether `what` (`Kind ns/name`, as the operator describes objects) is one
+/// of Bot `ns/bot`'s children.
+pub fn names_child_of(what: &str, ns: &str, bot: &str) -> bool {
+    let rules = rules_configmap_name(bot);
+    [format!("ConfigMap {ns}/{rules}"), format!("Deployment {ns}/{bot}"), format!("Service {ns}/{bot}")]
+        .iter()
+        .any(|child| child == what)
+}
+
 /// Whether `meta` names `bot` (by UID) as its controller: the only objects
 /// the operator changes.
 pub fn controlled_by(meta: &ObjectMeta, bot: &Bot) -> bool {
