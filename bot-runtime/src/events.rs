@@ -138,6 +138,22 @@ struct Inner {
     cache: Mutex<HashMap<EventKey, Slot>>,
 }
 
+/// The longest `note` the apiserver accepts in an `events.k8s.io/v1` Event
+/// (1 KiB); longer notes are cut at a character boundary and end in `...`.
+pub const MAX_NOTE_BYTES: usize = 1024;
+
+/// `note` cut to [`MAX_NOTE_BYTES`] at a character boundary.
+fn truncate_note(note: &str) -> String {
+    if note.len() <= MAX_NOTE_BYTES {
+        return note.to_string();
+    }
+    let mut end = MAX_NOTE_BYTES - 3;
+    while !note.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &note[..end])
+}
+
 /// Publishes Events, aggregating repeats into series (see the [module docs](self)).
 ///
 /// Cheap to clone; clones share the aggregation cache, so give every
@@ -352,7 +368,8 @@ impl EventRecorder {
         Ok(())
     }
 
-    /// Creates a new Event (the first of a series).
+    /// Creates a new Event (the first of a series); a note longer than the
+    /// apiserver accepts is cut (see [`MAX_NOTE_BYTES`]), not refused.
     async fn create(&self, regarding: &ObjectReference, event: &KubeEvent) -> Result<Series> {
         let reporter = &self.inner.reporter;
         let now = Timestamp::now();
@@ -366,7 +383,7 @@ impl EventRecorder {
             type_: Some(type_str(event.type_).into()),
             reason: Some(event.reason.clone()),
             action: Some(event.action.clone()),
-            note: event.note.clone(),
+            note: event.note.as_deref().map(truncate_note),
             regarding: Some(regarding.clone()),
             related: event.secondary.clone(),
             reporting_controller: Some(reporter.controller.clone()),
@@ -388,6 +405,14 @@ fn type_str(t: EventType) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_notes_are_cut_at_a_char_boundary() {
+        let long = "é".repeat(800);
+        let cut = super::truncate_note(&long);
+        assert!(cut.len() <= super::MAX_NOTE_BYTES && cut.ends_with("..."), "{}", cut.len());
+        assert_eq!(super::truncate_note("short"), "short");
+    }
+
     use super::*;
 
     fn recorder(capacity: usize) -> EventRecorder {
