@@ -690,3 +690,99 @@ fn extract_fns(r: &RootPlan<'_>, ident: &Ident, rt: &syn::Path) -> TokenStream {
         #status
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::parse_resource;
+
+    /// The generated file for `items` (a Thing kind's spec is `ThingSpec`),
+    /// without whitespace.
+    fn render(items: syn::File) -> String {
+        let mut table = TypeTable::default();
+        table.add(&items.items, "crate::api");
+        let spec = items
+            .items
+            .iter()
+            .find_map(|i| match i {
+                syn::Item::Struct(s) if s.ident == "ThingSpec" => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let model = parse_resource(&spec.into()).unwrap();
+        let r = Resource { model, module: "crate::api".into(), path: "api.rs".into() };
+        let code = super::super::render(&[r], &table, &BTreeMap::new(), "::rt").unwrap();
+        // Without whitespace and prettyplease's trailing commas.
+        code.split_whitespace().collect::<String>().replace(",>", ">")
+    }
+
+    #[test]
+    fn what_cannot_be_decomposed_is_kept_whole_or_raw() {
+        let code = render(syn::parse_quote! {
+            use std::collections::HashMap;
+            #[derive(CustomResource)]
+            #[kube(group = "a.io", version = "v1", kind = "Thing", namespaced)]
+            pub struct ThingSpec {
+                pub private: Hidden,
+                pub generic: Wrapper<i32>,
+                pub newtype: Id,
+                pub tagged: Tagged,
+                pub by_name: HashMap<String, Leaf>,
+                pub boxed: Option<Box<Leaf>>,
+            }
+            enum Hidden { A }
+            #[derive(PartialEq)]
+            pub struct Wrapper<T> { pub value: T }
+            #[derive(PartialEq)]
+            #[serde(transparent)]
+            pub struct Id { pub id: String }
+            #[derive(PartialEq)]
+            #[serde(tag = "kind")]
+            pub struct Tagged { pub x: i32 }
+            #[derive(PartialEq)]
+            pub struct Leaf { pub x: i32 }
+        });
+        for field in [
+            "pubprivate:::std::option::Option<::rt::serde_json::Value>",
+            "pubgeneric:::std::option::Option<crate::api::Wrapper<i32>>",
+            "pubnewtype:::std::option::Option<crate::api::Id>",
+            "pubtagged:::std::option::Option<crate::api::Tagged>",
+            "pubby_name:::std::option::Option<::std::collections::BTreeMap<String,LeafApply>>",
+            "pubboxed:::std::option::Option<::std::boxed::Box<LeafApply>>",
+        ] {
+            assert!(code.contains(field), "missing `{field}` in {code}");
+        }
+        assert!(code.contains("RawJSON:thefield'stypeisprivatetoitsmodule."));
+        // No apply type for what is kept whole; no TryFrom for a private type.
+        assert!(!code.contains("structWrapperApply") && !code.contains("structIdApply"));
+        assert!(code.contains("pubstructLeafApply"));
+        // ThingSpec does not derive PartialEq, so neither does its apply type nor the root's.
+        assert!(code.contains(
+            "#[derive(Clone,Debug,Default,::rt::serde::Serialize,::rt::serde::Deserialize)]#[serde(crate=\"::rt::serde\")]pubstructThingSpecApply"
+        ));
+        assert!(code.contains(
+            "#[derive(Clone,Debug,Default,PartialEq,::rt::serde::Serialize,::rt::serde::Deserialize)]#[serde(crate=\"::rt::serde\")]pubstructLeafApply"
+        ));
+    }
+
+    #[test]
+    fn two_types_with_one_apply_name_are_refused() {
+        let mut table = TypeTable::default();
+        let a: syn::File = syn::parse_quote! {
+            #[derive(CustomResource)]
+            #[kube(group = "a.io", version = "v1", kind = "Thing")]
+            pub struct ThingSpec { pub one: super::b::Part, pub two: Part }
+            pub struct Part { pub x: i32 }
+        };
+        let b: syn::File = syn::parse_quote! { pub struct Part { pub y: i32 } };
+        table.add(&a.items, "crate::a");
+        table.add(&b.items, "crate::b");
+        let syn::Item::Struct(spec) = &a.items[0] else { unreachable!() };
+        let model = parse_resource(&spec.clone().into()).unwrap();
+        let r = Resource { model, module: "crate::a".into(), path: "a.rs".into() };
+        let err = super::super::render(&[r], &table, &BTreeMap::new(), "::rt").unwrap_err().to_string();
+        assert!(err.contains("both get the apply configuration `PartApply`"), "{err}");
+    }
+}
