@@ -105,22 +105,23 @@ func (p *faultProxy) handle(client net.Conn) {
 	p.mu.Unlock()
 }
 
-// pipe copies src to dst, holding each chunk while the connection is frozen.
-// When either side ends, both are closed (a FIN or RST passes through).
+// pipe copies src to dst, holding each chunk, and the end of the stream
+// (FIN or error), while the connection is frozen. When either side ends,
+// both are closed (a FIN or RST passes through).
 func (c *proxyConn) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := src.Read(buf)
+		c.mu.Lock()
+		for c.frozen && !c.closed {
+			c.cond.Wait()
+		}
+		closed := c.closed
+		c.mu.Unlock()
+		if closed {
+			break
+		}
 		if n > 0 {
-			c.mu.Lock()
-			for c.frozen && !c.closed {
-				c.cond.Wait()
-			}
-			closed := c.closed
-			c.mu.Unlock()
-			if closed {
-				break
-			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				break
 			}
