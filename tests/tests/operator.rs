@@ -920,3 +920,20 @@ async fn serves_probes_and_metrics_and_publishes_events() -> Result<()> {
 
     operator.stop().await
 }
+
+/// The Bot has a scale subresource: scaling the Bot (as `kubectl scale bot`
+/// or an autoscaler does) reaches the engine Deployment through the operator.
+#[tokio::test]
+async fn scaling_the_bot_scales_the_engine() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.bot("scaled", "creds", 1, 8080).await?;
+    f.bot_status("scaled", "Applied=True", |s| is(s, "Applied", "True")).await?;
+    let bots: Api<Bot> = f.api();
+    let scale = bots.get_scale("scaled").await?;
+    assert_eq!(scale.spec.and_then(|s| s.replicas), Some(1));
+    bots.patch_scale("scaled", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 3 } }))).await?;
+    f.object::<Deployment>("scaled", |d| d.spec.as_ref().and_then(|s| s.replicas) == Some(3)).await?;
+    operator.stop().await
+}

@@ -26,6 +26,9 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Ready", type = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
     printcolumn(name = "Events", type = "integer", json_path = ".status.boundEventCount"),
     printcolumn(name = "Age", type = "date", json_path = ".metadata.creationTimestamp"),
+    // `kubectl scale bot` and autoscalers scale the Bot, whose spec.replicas
+    // the operator applies to the engine Deployment.
+    scale(spec_replicas_path = ".spec.replicas", status_replicas_path = ".status.readyReplicas"),
     validation(
         rule = "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
         message = "a Bot's name must be a DNS-1035 label (at most 63 lowercase letters, digits and '-', starting with a letter and ending with a letter or digit): it names the Bot's Service and is a label value"

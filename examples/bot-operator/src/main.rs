@@ -11,7 +11,9 @@
 //! Leader election is on by default: every replica keeps its caches synced,
 //! the holder of the Lease `bot-operator` (in `--lease-namespace`, default
 //! `$POD_NAMESPACE`, else the kubeconfig's namespace) reconciles. The
-//! identity is `$POD_NAME`, else the host name, plus a random suffix.
+//! identity is `$POD_NAME`, else the host name, plus a random suffix. The
+//! generated RBAC (manifests/rbac.yaml) allows the Lease `bot-operator` in
+//! `botops-system` only: another name or namespace needs its Role changed.
 //!
 //! `/metrics` (OpenMetrics), `/healthz` and `/readyz` are served on
 //! `--http-address` (default `0.0.0.0:8080`; `off` to disable).
