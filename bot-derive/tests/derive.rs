@@ -430,13 +430,15 @@ fn merged_crd_has_one_storage_version() {
 #[test]
 fn merged_crd_refuses_two_storage_versions() {
     let err = v1::Cog::merged_crd([v1::Cog::crd(), v2_stored::Cog::crd()]).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    let err = err.to_string();
     assert!(err.contains(r#"versions ["v1", "v2"] are all storage versions"#), "{err}");
     assert!(err.contains("storage = false"), "{err}");
-    let err = v2::Cog::merged_crd([v2::Cog::crd()]).unwrap_err();
+    let err = v2::Cog::merged_crd([v2::Cog::crd()]).unwrap_err().to_string();
     assert!(err.contains("none of the versions"), "{err}");
-    let err = v1::Cog::merged_crd([v1::Cog::crd(), v1::Cog::crd()]).unwrap_err();
+    let err = v1::Cog::merged_crd([v1::Cog::crd(), v1::Cog::crd()]).unwrap_err().to_string();
     assert!(err.contains("`v1` is given twice"), "{err}");
-    let err = v1::Cog::merged_crd([v1::Cog::crd(), cluster::Gizmo::crd()]).unwrap_err();
+    let err = v1::Cog::merged_crd([v1::Cog::crd(), cluster::Gizmo::crd()]).unwrap_err().to_string();
     assert!(err.contains("mismatching"), "{err}");
 }
 

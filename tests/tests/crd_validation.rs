@@ -163,7 +163,7 @@ pub struct GearboxSpec {
 }
 
 fn crds() -> Result<Vec<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>> {
-    let lever = v1::Lever::merged_crd([v1::Lever::crd(), v1beta1::Lever::crd()]).map_err(anyhow::Error::msg)?;
+    let lever = v1::Lever::merged_crd([v1::Lever::crd(), v1beta1::Lever::crd()])?;
     Ok(vec![Gear::crd(), lever, Gearbox::crd()])
 }
 

@@ -304,17 +304,21 @@ pub(crate) fn extras(m: &ResourceModel) -> TokenStream {
             ///
             /// Exactly one of them must be the storage version: mark the others
             /// `#[kube(storage = false)]`. Two storage versions, none, a version
-            /// given twice, or CRDs of different groups, kinds or scopes are errors.
+            /// given twice, or CRDs of different groups, kinds or scopes are
+            /// errors of kind `InvalidInput` whose message names the CRD and
+            /// the fix (a `std::io::Error`, so the derive's output needs no
+            /// crate of ours, and `?` works into any error type).
             pub fn merged_crd(
                 crds: impl #std::iter::IntoIterator<Item = #apiext::CustomResourceDefinition>,
-            ) -> #std::result::Result<#apiext::CustomResourceDefinition, #string> {
+            ) -> #std::result::Result<#apiext::CustomResourceDefinition, #std::io::Error> {
+                let invalid = |message: #string| #std::io::Error::new(#std::io::ErrorKind::InvalidInput, message);
                 let crds: #vec<_> = #std::iter::IntoIterator::into_iter(crds).collect();
                 let mut names: #vec<&str> = #vec::new();
                 let mut storage: #vec<&str> = #vec::new();
                 for crd in &crds {
                     for v in &crd.spec.versions {
                         if names.contains(&v.name.as_str()) {
-                            return #std::result::Result::Err(#std::format!("{}: version `{}` is given twice", #crd_name, v.name));
+                            return #std::result::Result::Err(invalid(#std::format!("{}: version `{}` is given twice", #crd_name, v.name)));
                         }
                         names.push(&v.name);
                         if v.storage {
@@ -324,16 +328,16 @@ pub(crate) fn extras(m: &ResourceModel) -> TokenStream {
                 }
                 let stored = match storage.as_slice() {
                     [one] => #std::string::ToString::to_string(one),
-                    [] => return #std::result::Result::Err(#std::format!(
+                    [] => return #std::result::Result::Err(invalid(#std::format!(
                         "{}: none of the versions {:?} is the storage version; remove `storage = false` from exactly one",
                         #crd_name, names
-                    )),
-                    many => return #std::result::Result::Err(#std::format!(
+                    ))),
+                    many => return #std::result::Result::Err(invalid(#std::format!(
                         "{}: versions {:?} are all storage versions, but a CRD has exactly one; mark the others #[kube(storage = false)]",
                         #crd_name, many
-                    )),
+                    ))),
                 };
-                #kube_core::crd::merge_crds(crds, &stored).map_err(|e| #std::format!("{}: {e}", #crd_name))
+                #kube_core::crd::merge_crds(crds, &stored).map_err(|e| invalid(#std::format!("{}: {e}", #crd_name)))
             }
         }
     }
