@@ -9,6 +9,19 @@
 //! [`OwnerReferenceApply`]) and implement [`ApplyConfiguration`], which the
 //! typed clients' `apply` and `apply_status` take.
 //!
+//! A field of type `T` in a source struct becomes `Option<T'>` in its apply
+//! configuration: `T'` is `T`'s own apply configuration when `T` is a struct
+//! of the generator's inputs, lists and maps of those become lists and
+//! `BTreeMap`s of apply configurations, anything else is kept as it is
+//! (enums, scalars, k8s-openapi types, which serialize only what is set).
+//! Serde's naming attributes are copied as written (`rename_all`, `rename`,
+//! `alias`, `flatten`); `skip` and `skip_serializing` fields are left out.
+//! Limits: a field with its own serializer (`with`, `serialize_with`) or of
+//! a private enum is raw JSON (`serde_json::Value`); generic, `transparent`,
+//! tagged and `from`/`into` structs are kept whole; types the generator does
+//! not read (other crates) are kept whole. Builders append to lists and add
+//! to maps (client-go's `WithX`); `TryFrom<&Source>` converts a whole value.
+//!
 //! [`extract`] (behind every generated `extract_<kind>`) turns an object back
 //! into the apply configuration of the fields one manager owns, read from
 //! `metadata.managedFields`: the basis of a read-modify-apply loop that does
