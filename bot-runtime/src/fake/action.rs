@@ -85,7 +85,7 @@ impl Action {
 /// What a reactor answers: `None` passes the action on (to the next
 /// reactor, finally the object tracker); `Some(Ok(object))` is the response
 /// body, `Some(Err(status))` an error response (see [`super::status`]).
-pub type Reaction = Option<Result<Value, Status>>;
+pub type Reaction = Option<Result<Value, Box<Status>>>;
 
 /// A reactor: client-go's `ReactionFunc`.
 pub(crate) type ReactorFn = Arc<dyn Fn(&Action) -> Reaction + Send + Sync>;

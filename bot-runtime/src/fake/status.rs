@@ -1,8 +1,8 @@
 //! `metav1.Status` errors as the apiserver words them, so that kube's
 //! client returns the same [`kube::Error::Api`] codes, reasons and messages.
 //!
-//! Reactors can return these to inject failures:
-//! `fake::status::conflict("bots.botops.dev", "greeter")`.
+//! Reactors return these (boxed, as [`kube::Error::Api`] holds them) to
+//! inject failures: `Some(Err(fake::status::conflict("bots.botops.dev", "greeter")))`.
 
 use kube::core::{
     Status,
@@ -10,12 +10,19 @@ use kube::core::{
 };
 
 /// `Err(status)`, boxed (statuses are large).
-pub(crate) fn fail<T>(status: Status) -> Result<T, Box<Status>> {
-    Err(Box::new(status))
+pub(crate) fn fail<T>(status: Box<Status>) -> Result<T, Box<Status>> {
+    Err(status)
 }
 
-fn failure(code: u16, reason: &str, message: String, details: Option<StatusDetails>) -> Status {
-    Status { status: Some(StatusSummary::Failure), code, message, metadata: None, reason: reason.to_string(), details }
+fn failure(code: u16, reason: &str, message: String, details: Option<StatusDetails>) -> Box<Status> {
+    Box::new(Status {
+        status: Some(StatusSummary::Failure),
+        code,
+        message,
+        metadata: None,
+        reason: reason.to_string(),
+        details,
+    })
 }
 
 /// `group` and `kind` details from a qualified resource (`bots.botops.dev`).
@@ -32,17 +39,17 @@ fn details(qualified: &str, name: &str) -> StatusDetails {
 }
 
 /// 404 `NotFound`: `configmaps "x" not found` (`qualified`: `plural[.group]`).
-pub fn not_found(qualified: &str, name: &str) -> Status {
+pub fn not_found(qualified: &str, name: &str) -> Box<Status> {
     failure(404, "NotFound", format!("{qualified} {name:?} not found"), Some(details(qualified, name)))
 }
 
 /// 409 `AlreadyExists`: `configmaps "x" already exists`.
-pub fn already_exists(qualified: &str, name: &str) -> Status {
+pub fn already_exists(qualified: &str, name: &str) -> Box<Status> {
     failure(409, "AlreadyExists", format!("{qualified} {name:?} already exists"), Some(details(qualified, name)))
 }
 
 /// 409 `Conflict` of a stale `resourceVersion`.
-pub fn conflict(qualified: &str, name: &str) -> Status {
+pub fn conflict(qualified: &str, name: &str) -> Box<Status> {
     let message = format!(
         "Operation cannot be fulfilled on {qualified} {name:?}: the object has been modified; please apply your changes to the latest version and try again"
     );
@@ -50,14 +57,14 @@ pub fn conflict(qualified: &str, name: &str) -> Status {
 }
 
 /// 409 `Conflict` of a failed delete precondition.
-pub fn precondition_failed(qualified: &str, name: &str, message: &str) -> Status {
+pub fn precondition_failed(qualified: &str, name: &str, message: &str) -> Box<Status> {
     let message = format!("Operation cannot be fulfilled on {qualified} {name:?}: {message}");
     failure(409, "Conflict", message, Some(details(qualified, name)))
 }
 
 /// 409 `Conflict` of a server-side apply (`Apply failed with 1 conflict: ...`);
 /// `causes` are `(manager description, field path)`.
-pub fn apply_conflict(message: String, causes: impl IntoIterator<Item = (String, String)>) -> Status {
+pub fn apply_conflict(message: String, causes: impl IntoIterator<Item = (String, String)>) -> Box<Status> {
     let causes = causes
         .into_iter()
         .map(|(manager, field)| StatusCause {
@@ -80,14 +87,14 @@ pub fn apply_conflict(message: String, causes: impl IntoIterator<Item = (String,
 /// 422 `Invalid` of one field: `Kind "name" is invalid: field: message`.
 /// `qualified` names the kind in the message and details (`ConfigMap`, or
 /// `bots.botops.dev`).
-pub fn invalid(qualified: &str, name: &str, field: &str, reason: &str, message: &str) -> Status {
+pub fn invalid(qualified: &str, name: &str, field: &str, reason: &str, message: &str) -> Box<Status> {
     let mut d = details(qualified, name);
     d.causes.push(StatusCause { reason: reason.to_string(), message: message.to_string(), field: field.to_string() });
     failure(422, "Invalid", format!("{qualified} {name:?} is invalid: {field}: {message}"), Some(d))
 }
 
 /// 422 `Invalid` without details (a JSON patch that does not apply).
-pub fn unprocessable() -> Status {
+pub fn unprocessable() -> Box<Status> {
     let d = StatusDetails {
         name: String::new(),
         group: String::new(),
@@ -100,12 +107,12 @@ pub fn unprocessable() -> Status {
 }
 
 /// 400 `BadRequest`.
-pub fn bad_request(message: impl Into<String>) -> Status {
+pub fn bad_request(message: impl Into<String>) -> Box<Status> {
     failure(400, "BadRequest", message.into(), None)
 }
 
 /// 415 `UnsupportedMediaType`: strategic merge patch of a custom resource.
-pub fn unsupported_media_type() -> Status {
+pub fn unsupported_media_type() -> Box<Status> {
     failure(
         415,
         "UnsupportedMediaType",
@@ -115,30 +122,30 @@ pub fn unsupported_media_type() -> Status {
 }
 
 /// 405 `MethodNotAllowed`.
-pub fn method_not_allowed(message: impl Into<String>) -> Status {
+pub fn method_not_allowed(message: impl Into<String>) -> Box<Status> {
     failure(405, "MethodNotAllowed", message.into(), None)
 }
 
 /// 404 for a path the fake does not serve (an unregistered kind).
-pub fn no_route() -> Status {
+pub fn no_route() -> Box<Status> {
     failure(404, "NotFound", "the server could not find the requested resource".into(), Some(details("", "")))
 }
 
 /// 500 `InternalError` (for reactors simulating a broken server).
-pub fn internal_error(message: &str) -> Status {
+pub fn internal_error(message: &str) -> Box<Status> {
     failure(500, "InternalError", format!("Internal error occurred: {message}"), None)
 }
 
 /// 200 `Success` of a deletion (`kind` is the resource name, as the apiserver does).
-pub(crate) fn deleted(qualified: &str, name: &str, uid: &str) -> Status {
+pub(crate) fn deleted(qualified: &str, name: &str, uid: &str) -> Box<Status> {
     let mut d = details(qualified, name);
     d.uid = uid.to_string();
-    Status {
+    Box::new(Status {
         status: Some(StatusSummary::Success),
         code: 0,
         message: String::new(),
         metadata: None,
         reason: String::new(),
         details: Some(d),
-    }
+    })
 }

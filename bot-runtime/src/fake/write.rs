@@ -45,13 +45,12 @@ fn normalize(kind: &Kind, obj: &mut Value) {
             meta.remove(field);
         }
     }
-    if !kind.custom && kind.group.is_empty() && matches!(kind.kind.as_str(), "ConfigMap" | "Secret") {
-        if let Some(o) = obj.as_object_mut() {
-            o.retain(|k, v| {
-                !(matches!(k.as_str(), "data" | "binaryData" | "stringData")
-                    && (v.is_null() || v.as_object().is_some_and(|m| m.is_empty())))
-            });
-        }
+    let data_maps = !kind.custom && kind.group.is_empty() && matches!(kind.kind.as_str(), "ConfigMap" | "Secret");
+    if data_maps && let Some(o) = obj.as_object_mut() {
+        o.retain(|k, v| {
+            !(matches!(k.as_str(), "data" | "binaryData" | "stringData")
+                && (v.is_null() || v.as_object().is_some_and(|m| m.is_empty())))
+        });
     }
 }
 
@@ -330,7 +329,7 @@ fn apply(state: &mut State, kind: &Kind, call: &Call, live: Option<&Value>, conf
     insert_new(state, kind, call, obj, &managed)
 }
 
-fn conflicts(conflicts: &[super::managed::Conflict]) -> Status {
+fn conflicts(conflicts: &[super::managed::Conflict]) -> Box<Status> {
     let causes = conflicts.iter().map(|c| (c.manager.clone(), super::fieldset::display(&c.path)));
     status::apply_conflict(conflict_message(conflicts), causes)
 }

@@ -41,8 +41,6 @@ pub(crate) struct Ctx {
     pub(crate) client: Client,
     /// The case's namespace (exists on the real side).
     pub(crate) ns: String,
-    /// Which side this is (for the rare step that must wait on the real one).
-    pub(crate) side: Side,
     log: Arc<Mutex<Vec<Value>>>,
     masks: Arc<Mutex<Vec<(String, String)>>>,
 }
@@ -171,7 +169,7 @@ where
         }
     };
     let log = Arc::new(Mutex::new(Vec::new()));
-    let ctx = Ctx { client, ns, side, log: log.clone(), masks: Arc::default() };
+    let ctx = Ctx { client, ns, log: log.clone(), masks: Arc::default() };
     case(ctx).await.with_context(|| format!("case {name} on the {side:?} side"))?;
     let transcript = Value::Array(log.lock().expect("transcript lock").clone());
     check(name, side, &transcript)
