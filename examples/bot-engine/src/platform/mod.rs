@@ -1,6 +1,8 @@
 //! One module per platform: its webhook payloads, its route's handler and its reply calls.
 
 pub(crate) mod discord;
+#[cfg(test)]
+mod fuzz;
 pub(crate) mod generic;
 pub(crate) mod line;
 pub(crate) mod slack;
