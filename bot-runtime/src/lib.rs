@@ -71,6 +71,15 @@ pub mod server;
 #[cfg(feature = "fake")]
 pub mod fake;
 
+/// Without the `fake` feature, the fake clientset generated code asks for
+/// (`clientset::fake`, see `fake::__fake_clientset`) is not emitted.
+#[cfg(not(feature = "fake"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __fake_clientset {
+    ($($tt:tt)*) => {};
+}
+
 #[cfg(feature = "testenv")]
 pub mod testenv;
 

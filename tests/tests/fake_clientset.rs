@@ -85,6 +85,21 @@ async fn a_controller_unit_test_on_the_fake_clientset() -> Result<()> {
     Ok(())
 }
 
+/// The generated fake clientset (`clientset::fake`, client-gen's fake
+/// package): a clientset over a fake cluster that serves the crate's kinds.
+#[tokio::test]
+async fn generated_fake_clientset() -> Result<()> {
+    let (clientset, cluster) = bot_api::clientset::fake::new_simple_clientset([Bot::new("seeded", spec())]);
+    let bots = clientset.botops_v1alpha1().bots("default");
+    assert_eq!(bots.get("seeded").await?.spec.credentials_secret, "creds");
+    let events = clientset.botops_v1alpha1().events("default");
+    assert!(events.list(&ListParams::default()).await?.items.is_empty());
+    assert_eq!(cluster.actions().iter().map(|a| a.verb.as_str()).collect::<Vec<_>>(), ["get", "list"]);
+    let (empty, _) = bot_api::clientset::fake::new_clientset();
+    assert!(empty.botops_v1alpha1().bots("").list(&ListParams::default()).await?.items.is_empty());
+    Ok(())
+}
+
 /// The generated informers, listers and handlers over the fake: creates,
 /// updates and deletes reach the cache and the handlers, in order.
 #[tokio::test]

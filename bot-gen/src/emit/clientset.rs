@@ -18,6 +18,9 @@ pub(crate) fn emit(groups: &[GroupVersion<'_>], types: &TypeTable, rt: &syn::Pat
         }
     });
     let modules = groups.iter().map(|gv| group_version(gv, types, rt));
+    // client-gen's fake package: `clientset::fake`, declared by bot-runtime
+    // when its `fake` feature is on.
+    let kinds = groups.iter().flat_map(|gv| &gv.resources).map(|r| r.root_path());
     quote! {
         /// Typed clients for every group-version of this crate, sharing one
         /// `kube::Client` (one connection pool).
@@ -47,6 +50,8 @@ pub(crate) fn emit(groups: &[GroupVersion<'_>], types: &TypeTable, rt: &syn::Pat
         }
 
         #(#modules)*
+
+        #rt::__fake_clientset!(#(#kinds),*);
     }
 }
 

@@ -569,6 +569,9 @@ Arguments follow one order: the name or object, the body, then kube's parameters
             }
         }
     }
+    ::bot_runtime::__fake_clientset!(
+        crate ::v1alpha1::Bot, crate ::v1alpha1::Event, crate ::v1alpha1::EventBinding
+    );
 }
 /// Listers: typed read access to informer caches.
 pub mod listers {

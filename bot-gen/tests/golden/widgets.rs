@@ -638,6 +638,7 @@ Arguments follow one order: the name or object, the body, then kube's parameters
             }
         }
     }
+    ::bot_runtime::__fake_clientset!(crate ::widgets::Gadget, crate ::widgets::Widget);
 }
 /// Listers: typed read access to informer caches.
 pub mod listers {

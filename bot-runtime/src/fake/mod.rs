@@ -134,6 +134,55 @@ pub use server::{FakeApiServer, ResponseBody};
 
 use self::{action::Reactor, kinds::Kind, request::Call, server::Shared, state::State};
 
+/// The fake clientset of generated code (client-gen's `fake` package):
+/// bot-gen's clientset ends with `::bot_runtime::__fake_clientset!(<kinds>)`,
+/// which declares `clientset::fake` when this feature is on (a test's
+/// dev-dependency `bot-runtime = { features = ["fake"] }` is enough) and
+/// nothing otherwise, so the generating crate needs no feature of its own.
+///
+/// ```ignore
+/// let (clientset, cluster) = bot_api::clientset::fake::new_clientset();
+/// clientset.botops_v1alpha1().bots("default").create(&bot, &PostParams::default()).await?;
+/// assert_eq!(cluster.actions().len(), 1);
+/// ```
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __fake_clientset {
+    ($($kind:ty),* $(,)?) => {
+        /// The fake clientset (client-gen's `fake` package): this crate's
+        /// [`Clientset`](super::Clientset) over bot-runtime's in-memory API
+        /// server (`bot_runtime::fake`), which serves the built-in kinds and
+        /// this crate's custom resources. Declared when bot-runtime's `fake`
+        /// feature is on.
+        pub mod fake {
+            /// A fake cluster serving the built-in kinds and this crate's kinds.
+            pub fn cluster() -> $crate::fake::FakeCluster {
+                $crate::fake::FakeCluster::new().with_crds([$(<$kind as $crate::kube::CustomResourceExt>::crd()),*])
+            }
+
+            /// A clientset over a new, empty fake cluster, and the cluster
+            /// (reactors, recorded actions, seeding).
+            pub fn new_clientset() -> (super::Clientset, $crate::fake::FakeCluster) {
+                let cluster = cluster();
+                (super::Clientset::new(cluster.client()), cluster)
+            }
+
+            /// A clientset over a new fake cluster holding `objects`
+            /// (client-gen's `NewSimpleClientset`), and the cluster.
+            ///
+            /// # Panics
+            ///
+            /// If an object cannot be stored (see `FakeCluster::with_objects`).
+            pub fn new_simple_clientset<T: $crate::serde::Serialize>(
+                objects: impl IntoIterator<Item = T>,
+            ) -> (super::Clientset, $crate::fake::FakeCluster) {
+                let cluster = cluster().with_objects(objects);
+                (super::Clientset::new(cluster.client()), cluster)
+            }
+        }
+    };
+}
+
 /// Errors of [`FakeCluster`]'s own methods (requests through the client
 /// fail with [`kube::Error::Api`] as on a real cluster).
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use bot_api::v1alpha1::{Bot, BotStatus, Event, EventBinding};
-use bot_operator::{Config, FIELD_MANAGER, crds, resources};
+use bot_operator::{Config, FIELD_MANAGER, resources};
 use bot_runtime::fake::{FakeCluster, status};
 use k8s_openapi::{
     NamespaceResourceScope,
@@ -51,7 +51,7 @@ impl Operator {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let cluster = FakeCluster::new().with_crds(crds());
+        let cluster = bot_api::clientset::fake::cluster(); // the generated fake clientset's cluster
         let client = cluster.client();
         let mut config = Config {
             namespace: Some(NS.into()),
