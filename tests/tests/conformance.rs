@@ -81,6 +81,7 @@ cases! {
     watch::watch_from_zero_starts_with_current_objects,
     watch::watch_selector_transitions,
     watch::watch_streaming_list,
+    watch::watch_metadata_only,
     delete::delete_returns_status,
     delete::delete_preconditions,
     delete::finalizers_hold_deletion,

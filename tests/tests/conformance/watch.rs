@@ -121,3 +121,23 @@ pub(crate) async fn watch_streaming_list(c: Ctx) -> Result<()> {
     c.note("then", summary(&then));
     Ok(())
 }
+
+/// A metadata-only watch (`as=PartialObjectMetadata`): events carry
+/// metadata only.
+pub(crate) async fn watch_metadata_only(c: Ctx) -> Result<()> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let api = c.api::<ConfigMap>();
+    let start =
+        api.list_metadata(&ListParams::default().labels("w=m")).await?.metadata.resource_version.unwrap_or_default();
+    let params = WatchParams::default().labels("w=m").timeout(30);
+    let mut stream = api.watch_metadata(&params, &start).await?.boxed();
+    let cm = super::objects::cm("meta-watch", json!({ "w": "m" }), json!({ "secret": "value" }));
+    api.create(&PostParams::default(), &cm).await?;
+    api.delete("meta-watch", &DeleteParams::default()).await?;
+    let events = next_events(&mut stream, 2).await?;
+    for (type_, obj) in &events {
+        c.note(type_, obj);
+    }
+    ensure!(events.iter().all(|(_, o)| serde_json::to_value(o).is_ok_and(|v| v.get("data").is_none())));
+    Ok(())
+}
