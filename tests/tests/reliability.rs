@@ -133,6 +133,39 @@ async fn an_undecodable_object_is_skipped_and_reported_never_blocking_the_kind()
     Ok(())
 }
 
+/// A kind whose CRD is not installed: every LIST is answered 404.
+#[derive(CustomResource, Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[kube(group = "absent.botops.dev", version = "v1", kind = "Absent", namespaced)]
+pub struct AbsentSpec {
+    value: String,
+}
+
+/// An apiserver that answers every LIST with an error is asked less and
+/// less often (0.8 s doubling, jittered down by up to half), not in a tight
+/// loop, and the informer says why it is unhealthy.
+#[tokio::test]
+async fn a_list_that_keeps_failing_backs_off_exponentially() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let mut registry = Registry::default();
+    let metrics = InformerMetrics::register(&mut registry);
+    let informer = Arc::new(SharedIndexInformer::new(
+        Api::<Absent>::namespaced(env.client(), env.namespace()),
+        InformerConfig::new().metrics(&metrics, "absent"),
+    ));
+    informer.run();
+    let window = Duration::from_secs(10);
+    tokio::time::sleep(window).await;
+    let requests = metric(&registry, "reflector_requests_total", "absent");
+    let health = informer.health();
+    eprintln!("{requests} LIST requests in {window:?}, each answered 404; {health:?}");
+    assert!(!health.is_healthy(), "{health:?}");
+    assert!(health.last_error.as_deref().is_some_and(|e| e.contains("404")), "{health:?}");
+    // Delays of at least 0.4, 0.8, 1.6, 3.2 s...: at most 5 attempts in 10 s.
+    assert!((2.0..=6.0).contains(&requests), "{requests} requests in {window:?}");
+    informer.shutdown().await;
+    Ok(())
+}
+
 /// Nothing listens at the address: every attempt fails at once, and the
 /// informer retries with growing, capped delays (at most one attempt per
 /// 0.4 s, then per 0.8-1.6 s), reporting itself unhealthy with the error.
