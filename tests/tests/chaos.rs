@@ -98,7 +98,7 @@ impl Fault {
             Self::PauseApiserver => "SIGSTOP/SIGCONT kube-apiserver",
             Self::PauseEtcd => "SIGSTOP/SIGCONT etcd",
             Self::KillApiserver => "kube-apiserver killed, down, started",
-            Self::CompactAndRestart => "etcd compaction + apiserver restart (410)",
+            Self::CompactAndRestart => "etcd compaction + apiserver restart",
             Self::ResetConnections => "connections reset (RST)",
             Self::FreezeConnections => "connections frozen (no RST)",
         }
@@ -336,7 +336,8 @@ async fn inject(
             // Every proxied connection is held (new ones too) while the
             // writers move etcd's revision on; then history is compacted and
             // the apiserver restarted with a new watch cache: the informer's
-            // resourceVersion is gone, its watch gets 410 and it relists.
+            // resourceVersion is compacted away (a 410 and a relist when the
+            // new apiserver cannot serve it; the report counts relists).
             plane.proxy().freeze_all().await?;
             watch_health(plan.down).await;
             plane.compact().await?;
@@ -592,7 +593,7 @@ impl Bots {
             n += 1;
             let name = format!("bot-{}", (n.wrapping_mul(2_654_435_761)) % self.count as u64);
             let op = async {
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     let patch = json!({ "spec": { "replicas": 1 + (n / 2) % 3 } });
                     self.api::<Bot>().patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await.map(drop)
                 } else {
