@@ -311,6 +311,23 @@ fn source() -> impl Strategy<Value = String> {
     ]
 }
 
+/// Inputs the long runs found panicking, kept as regression cases.
+#[test]
+fn found_by_fuzzing() {
+    for src in [
+        // `parse_str::<Ident>` accepts trailing whitespace, `Ident::new` panics on it.
+        r#"#[kube(group = "g", version = "v1", kind = "Foo", root = "_a ")] struct FooSpec { a: i32 }"#,
+        r#"#[kube(group = "g", version = "v1", kind = "Foo", root = "r#type")] struct FooSpec { a: i32 }"#,
+        r#"#[kube(group = "g", version = "v1", kind = "Foo ")] struct FooSpec { a: i32 }"#,
+        r#"#[kube(group = "g", version = "v1", kind = "Foo")] #[genclient(method(name = "a b", verb = "get"))] struct FooSpec { a: i32 }"#,
+        r#"#[kube(group = "g", version = "v1", kind = "Foo")] #[genclient(method(name = "", verb = "get"))] struct FooSpec { a: i32 }"#,
+    ] {
+        let input = syn::parse_str::<syn::DeriveInput>(src).expect("valid Rust");
+        let errors = bot_gen::model::parse_resource(&input).expect_err(src);
+        assert!(errors.into_iter().all(|e| format!("{:?}", e.span()) != "bytes(0..0)"), "{src}");
+    }
+}
+
 #[test]
 fn the_generator_on_arbitrary_source_errs_never_panics() {
     let dir = tempfile_dir();

@@ -156,13 +156,20 @@ fn resolve(keys: Keys, diag: &mut Diagnostics) -> GenClient {
 fn parse_method(meta: &ParseNestedMeta<'_>, diag: &mut Diagnostics) -> syn::Result<Option<ExtraMethod>> {
     let span = meta.path.span();
     let mut name: Option<Ident> = None;
+    let mut bad_name = false;
     let mut verb: Option<(Verb, Span)> = None;
     let (mut subresource, mut input, mut result) = (None, None, None);
     meta.parse_nested_meta(|inner| {
         match inner.path.get_ident().map(|i| i.to_string()).as_deref() {
             Some("name") => {
                 let s = lit_str(&inner)?;
-                name = Some(Ident::new(&crate::model::to_snake(&s.value()), s.span()));
+                let snake = crate::model::to_snake(&s.value());
+                if super::names::is_ident(&snake) {
+                    name = Some(Ident::new(&snake, s.span()));
+                } else {
+                    bad_name = true;
+                    diag.error(s.span(), format!("method `name = \"{}\"` is not a Rust identifier", s.value()));
+                }
             }
             Some("verb") => {
                 let s = lit_str(&inner)?;
@@ -181,6 +188,9 @@ fn parse_method(meta: &ParseNestedMeta<'_>, diag: &mut Diagnostics) -> syn::Resu
         }
         Ok(())
     })?;
+    if bad_name {
+        return Ok(None);
+    }
     let (Some(name), Some((verb, vspan))) = (name, verb) else {
         diag.error(span, "`method(...)` needs `name = \"...\"` and `verb = \"...\"`");
         return Ok(None);

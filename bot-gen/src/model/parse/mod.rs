@@ -148,7 +148,7 @@ impl Draft {
 /// missing or bad, `None` when the root type cannot be named (or would take
 /// the spec type's name).
 fn build(input: &DeriveInput, Parts(d): Parts, genclient: genclient::GenClient, span: Span) -> Option<ResourceModel> {
-    let valid_ident = |s: &str| syn::parse_str::<syn::Ident>(s).is_ok();
+    let valid_ident = names::is_ident;
     let kind = d.kind.map(|k| k.value()).filter(|k| valid_ident(k));
     let root = d.root.map(|r| r.value()).filter(|r| valid_ident(r));
     let root_name = root.or_else(|| kind.clone()).filter(|r| input.ident != r)?;

@@ -79,10 +79,16 @@ pub(crate) fn check_required(d: &mut Draft, span: Span) {
     }
 }
 
+/// Whether `s` is exactly a plain Rust identifier, one `Ident::new` takes
+/// (`parse_str` alone also accepts surrounding whitespace and raw `r#`
+/// identifiers, on which `Ident::new` panics).
+pub(crate) fn is_ident(s: &str) -> bool {
+    !s.starts_with("r#") && syn::parse_str::<syn::Ident>(s).is_ok_and(|i| i == s)
+}
+
 /// Errors where the root type cannot be generated; warnings where the API
 /// server would refuse the CRD.
 pub(crate) fn check(d: &mut Draft) {
-    let is_ident = |s: &str| syn::parse_str::<syn::Ident>(s).is_ok();
     if let Some(r) = &d.root
         && !is_ident(&r.value())
     {
