@@ -18,6 +18,11 @@
 //! at run time) and, with the `server` feature, `server::OperatorServer`
 //! (`/metrics`, `/healthz`, `/readyz`).
 //!
+//! Under faults (docs/reliability.md): informers notice a dead watch
+//! connection within 25 s, retry with jittered backoff reset by success,
+//! skip and report objects their type cannot decode, and report their
+//! health ([`informer::SharedIndexInformer::health`]).
+//!
 //! ```no_run
 //! use bot_runtime::{Action, Controller, InformerFactory, ObjectKey, WorkQueue, enqueue_object_keys};
 //! use k8s_openapi::api::core::v1::ConfigMap;
@@ -89,7 +94,9 @@ pub use dynamic::{DynamicInformerFactory, DynamicLister, DynamicSharedInformer};
 pub use events::EventRecorder;
 pub use factory::InformerFactory;
 pub use finalizer::finalizer;
-pub use informer::{EventHandler, HandlerFuncs, HandlerId, HandlerRegistration, InformerConfig, SharedIndexInformer};
+pub use informer::{
+    EventHandler, HandlerFuncs, HandlerId, HandlerRegistration, InformerConfig, InformerHealth, SharedIndexInformer,
+};
 pub use leader::{LeaderElectionConfig, LeaderElector, LeaderGate, LeaderQueue, Leadership};
 pub use lister::{Lister, NamespaceLister};
 pub use queue::{Priority, WorkQueue};
