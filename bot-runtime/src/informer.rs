@@ -26,7 +26,7 @@ use crate::{
     lister::Lister,
     metrics::{InformerKindMetrics, InformerMetrics, PanicSite},
     reflector::{
-        Backoff, Decoded, Delta, ErrorClass, Reflector, TransformFn, Undecodable, decoded_api,
+        Backoff, Decoded, Delta, ErrorClass, Reflector, TransformFn, Undecodable, decoded_api, is_expired,
         with_default_watch_timeout,
     },
     store::{IndexFn, Store, Writer},
@@ -798,6 +798,10 @@ where
                             health.succeeded();
                         }
                         this.process_decoded(event);
+                    }
+                    Some(Err(e)) if is_expired(&e) => {
+                        // 410: kube's watcher relists next, at once.
+                        tracing::debug!(informer = %label, "watch expired (410); relisting");
                     }
                     Some(Err(e)) => {
                         let error = e.to_string();

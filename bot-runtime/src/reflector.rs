@@ -136,6 +136,14 @@ where
     .boxed()
 }
 
+/// Whether `error` is a watch that expired (`410 Gone`: its resourceVersion
+/// was compacted away). kube's watcher relists right after it; as in
+/// client-go, that is routine, not a failure: no retry delay, and the
+/// informer stays healthy.
+pub fn is_expired(error: &Error) -> bool {
+    matches!(error, watcher::Error::WatchError(status) if status.code == 410)
+}
+
 /// Whether a failed list or watch was answered by the apiserver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorClass {
