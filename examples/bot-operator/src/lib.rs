@@ -657,9 +657,9 @@ async fn children_taken(ctx: &Context, ns: &str, bot: &Bot) -> anyhow::Result<Ve
     let name = bot.metadata.name.as_deref().unwrap_or_default();
     let cm_name = resources::rules_configmap_name(name);
     let found = [
-        existing_child::<ConfigMap>(ctx, &ctx.configmaps, ns, &cm_name).await?,
-        existing_child::<Deployment>(ctx, &ctx.deployments, ns, name).await?,
-        existing_child::<Service>(ctx, &ctx.services, ns, name).await?,
+        described(existing_child::<ConfigMap>(ctx, &ctx.configmaps, ns, &cm_name).await?),
+        described(existing_child::<Deployment>(ctx, &ctx.deployments, ns, name).await?),
+        described(existing_child::<Service>(ctx, &ctx.services, ns, name).await?),
     ];
     Ok(found
         .into_iter()
@@ -669,31 +669,32 @@ async fn children_taken(ctx: &Context, ns: &str, bot: &Bot) -> anyhow::Result<Ve
         .collect())
 }
 
-/// `("Kind ns/name", metadata)` of the object, from the cache or else the API server.
+/// The object `ns/name`, from the (label-filtered) cache or else the API server.
 #[rbac(groups = "apps", resources = "deployments", verbs = "get")]
 #[rbac(groups = "", resources = ["services", "configmaps"], verbs = "get")]
-async fn existing_child<K>(
-    ctx: &Context,
-    cache: &Lister<K>,
-    ns: &str,
-    name: &str,
-) -> anyhow::Result<Option<(String, kube::api::ObjectMeta)>>
+async fn existing_child<K>(ctx: &Context, cache: &Lister<K>, ns: &str, name: &str) -> anyhow::Result<Option<K>>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::Serialize
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Child,
 {
-    let what = format!("{} {ns}/{name}", K::kind(&()));
     if let Ok(cached) = cache.namespaced(ns).get(name) {
-        return Ok(Some((what, cached.meta().clone())));
+        return Ok(Some(cached.as_ref().clone()));
     }
-    let live = typed::<K>(ctx, ns).get_opt(name).await.with_context(|| format!("reading {what}"))?;
-    Ok(live.map(|obj| (what, obj.meta().clone())))
+    let what = format!("{} {ns}/{name}", K::kind(&()));
+    typed::<K>(ctx, ns).get_opt(name).await.with_context(|| format!("reading {what}"))
+}
+
+/// `Kind ns/name` of the object, with its metadata.
+fn described<K: Child>(obj: Option<K>) -> Option<(String, kube::api::ObjectMeta)> {
+    obj.map(|o| {
+        let meta = o.meta();
+        let what = format!(
+            "{} {}/{}",
+            K::kind(&()),
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default()
+        );
+        (what, meta.clone())
+    })
 }
 
 /// What [`apply_owned`] did.
@@ -757,23 +758,13 @@ async fn create_or_apply<K>(
     desired: &K,
 ) -> anyhow::Result<Result<K, String>>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::Serialize
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Child,
 {
     let what = format!("{} {ns}/{name}", K::kind(&()));
     let unstamped = serde_json::to_value(desired)?;
     let desired = resources::stamp(unstamped.clone());
     let client = typed::<K>(ctx, ns);
-    let current = match cache.namespaced(ns).get(name) {
-        Ok(cached) => Some(cached.as_ref().clone()),
-        Err(_) => client.get_opt(name).await.with_context(|| format!("reading {what}"))?,
-    };
+    let current = existing_child(ctx, cache, ns, name).await?;
     if let Some(current) = current {
         // Checked again here, at the last moment: someone may have made an
         // object of this name since `children_taken` looked.
@@ -848,8 +839,20 @@ where
     Ok(client.json_patch(name, &patch, &PatchParams::default()).await?)
 }
 
-fn typed<K>(ctx: &Context, ns: &str) -> TypedClient<K>
-where
+/// What the operator's children (and the helpers reading and writing them) need of a kind.
+trait Child:
+    Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::Serialize
+    + DeserializeOwned
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Child for K where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
         + serde::Serialize
@@ -857,7 +860,13 @@ where
         + std::fmt::Debug
         + Send
         + Sync
-        + 'static,
+        + 'static
+{
+}
+
+fn typed<K>(ctx: &Context, ns: &str) -> TypedClient<K>
+where
+    K: Child,
 {
     TypedClient::new(Api::namespaced(ctx.client.clone(), ns))
 }
