@@ -18,6 +18,8 @@
 //! at run time) and, with the `server` feature, `server::OperatorServer`
 //! (`/metrics`, `/healthz`, `/readyz`).
 //!
+//! Selectors: [`selector`] (client-go's label and field selector strings).
+//!
 //! Under faults (docs/reliability.md): informers notice a dead watch
 //! connection within 25 s, retry with jittered backoff reset by success,
 //! skip and report objects their type cannot decode, and report their
@@ -68,6 +70,7 @@ pub mod lister;
 pub mod metrics;
 pub mod queue;
 pub mod reflector;
+pub mod selector;
 pub mod store;
 
 #[cfg(feature = "server")]
@@ -100,6 +103,7 @@ pub use informer::{
 pub use leader::{LeaderElectionConfig, LeaderElector, LeaderGate, LeaderQueue, Leadership};
 pub use lister::{Lister, NamespaceLister};
 pub use queue::{Priority, WorkQueue};
+pub use selector::{FieldSelector, LabelSelector};
 pub use store::{IndexFn, NAMESPACE_INDEX, ObjectKey, Store, Writer};
 
 #[cfg(feature = "server")]
