@@ -39,9 +39,8 @@ use std::{
 };
 
 use kube::{
-    Api, Client, Resource,
+    Api, Client,
     api::{ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, TypeMeta},
-    core::{Selector, SelectorExt},
     discovery::{self, ApiCapabilities, Scope},
     runtime::watcher,
 };
@@ -50,7 +49,8 @@ use parking_lot::Mutex;
 use crate::{
     informer::{InformerConfig, SharedIndexInformer},
     lister,
-    store::{NAMESPACE_INDEX, Store},
+    selector::LabelSelector,
+    store::Store,
 };
 
 /// Errors of dynamic informers.
@@ -408,14 +408,6 @@ impl DynamicInformerFactory {
     }
 }
 
-fn matching(objs: Vec<Arc<DynamicObject>>, selector: &Selector) -> Vec<Arc<DynamicObject>> {
-    if selector.selects_all() {
-        return objs;
-    }
-    let empty = Default::default();
-    objs.into_iter().filter(|o| selector.matches(o.meta().labels.as_ref().unwrap_or(&empty))).collect()
-}
-
 fn not_found(resource: &ApiResource, namespace: Option<&str>, name: &str) -> lister::Error {
     lister::Error::NotFound {
         kind: resource.kind.clone(),
@@ -428,10 +420,8 @@ fn not_found(resource: &ApiResource, namespace: Option<&str>, name: &str) -> lis
 ///
 /// ```no_run
 /// # fn demo(bots: &bot_runtime::dynamic::DynamicSharedInformer) -> Result<(), bot_runtime::lister::Error> {
-/// use kube::core::Selector;
 /// let lister = bots.lister();
-/// let slack: Selector = [("platform", "slack")].into_iter().collect();
-/// for bot in lister.list(&slack) {
+/// for bot in lister.list(&"platform=slack".parse().expect("a valid selector")) {
 ///     println!("{:?}", bot.metadata.name);
 /// }
 /// let greeter = lister.namespaced("default").get("greeter")?;
@@ -491,12 +481,11 @@ impl DynamicLister {
     ///
     /// ```no_run
     /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) {
-    /// let team_a: kube::core::Selector = [("team", "a")].into_iter().collect();
-    /// let objs = lister.list(&team_a);
+    /// let team_a = lister.list(&"team=a".parse().expect("a valid selector"));
     /// # }
     /// ```
-    pub fn list(&self, selector: &Selector) -> Vec<Arc<DynamicObject>> {
-        matching(self.store.list(), selector)
+    pub fn list(&self, selector: &LabelSelector) -> Vec<Arc<DynamicObject>> {
+        self.store.select(None, selector)
     }
 
     /// A lister restricted to `namespace` (`""`: every namespace).
@@ -559,22 +548,15 @@ impl DynamicNamespaceLister {
     }
 
     /// The objects of this namespace whose labels match `selector`, via the
-    /// namespace index; the namespace `""` means all namespaces.
+    /// namespace and label indexes; the namespace `""` means all namespaces.
     ///
     /// ```no_run
     /// # fn demo(lister: bot_runtime::dynamic::DynamicLister) {
     /// let everything_in_default = lister.namespaced("default").list(&Default::default());
     /// # }
     /// ```
-    pub fn list(&self, selector: &Selector) -> Vec<Arc<DynamicObject>> {
-        if self.namespace.is_empty() {
-            return self.lister.list(selector);
-        }
-        let store = &self.lister.store;
-        let objs = store.by_index(NAMESPACE_INDEX, &self.namespace).unwrap_or_else(|_| {
-            store.list().into_iter().filter(|o| o.metadata.namespace.as_deref() == Some(&self.namespace)).collect()
-        });
-        matching(objs, selector)
+    pub fn list(&self, selector: &LabelSelector) -> Vec<Arc<DynamicObject>> {
+        self.lister.store.select(Some(&self.namespace), selector)
     }
 
     /// Gets an object of this namespace by name; `NotFound` when not cached.
@@ -613,13 +595,20 @@ mod tests {
 
     #[test]
     fn selectors_filter_and_not_found_names_the_kind() {
-        let objs = vec![Arc::new(obj("a", "x", "web")), Arc::new(obj("a", "y", "db")), Arc::new(obj("b", "z", "web"))];
+        let writer = crate::store::Writer::new();
+        for o in [obj("a", "x", "web"), obj("a", "y", "db"), obj("b", "z", "web")] {
+            writer.upsert(o);
+        }
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap"));
+        let lister = DynamicLister { store: writer.as_reader(), resource };
         let names = |objs: Vec<Arc<DynamicObject>>| -> Vec<String> {
-            objs.iter().map(|o| o.metadata.name.clone().unwrap()).collect()
+            let mut names: Vec<_> = objs.iter().map(|o| o.metadata.name.clone().unwrap()).collect();
+            names.sort();
+            names
         };
-        let web: Selector = [("app", "web")].into_iter().collect();
-        assert_eq!(names(matching(objs.clone(), &web)), ["x", "z"]);
-        assert_eq!(names(matching(objs, &Selector::default())), ["x", "y", "z"]);
+        assert_eq!(names(lister.list(&"app=web".parse().unwrap())), ["x", "z"]);
+        assert_eq!(names(lister.list(&Default::default())), ["x", "y", "z"]);
+        assert_eq!(names(lister.namespaced("a").list(&"app!=web".parse().unwrap())), ["y"]);
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("botops.dev", "v1alpha1", "Bot"));
         let err = not_found(&resource, Some("b"), "x");
         assert!(err.is_not_found());

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use kube::{
-    Resource,
-    core::{Selector, SelectorExt},
-};
+use kube::Resource;
 
-use crate::store::{self, NAMESPACE_INDEX, Store};
+use crate::{
+    selector::{FieldSelector, LabelSelector},
+    store::{self, Store},
+};
 
 /// Errors of listers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,14 +48,6 @@ where
     }
 }
 
-fn matching<K: Resource>(objs: Vec<Arc<K>>, selector: &Selector) -> Vec<Arc<K>> {
-    if selector.selects_all() {
-        return objs;
-    }
-    let empty = Default::default();
-    objs.into_iter().filter(|o| selector.matches(o.meta().labels.as_ref().unwrap_or(&empty))).collect()
-}
-
 /// Lists and gets cached objects of one kind across namespaces.
 pub struct Lister<K> {
     store: Store<K>,
@@ -87,9 +79,33 @@ where
         &self.store
     }
 
-    /// Every cached object whose labels match `selector` (in no particular order).
-    pub fn list(&self, selector: &Selector) -> Vec<Arc<K>> {
-        matching(self.store.list(), selector)
+    /// Every cached object whose labels match `selector` (in no particular
+    /// order), answered from the store's label index (see [`Store::select`]).
+    ///
+    /// ```
+    /// # use bot_runtime::{Lister, store::Writer, k8s_openapi::api::core::v1::ConfigMap};
+    /// # fn main() -> Result<(), bot_runtime::selector::Error> {
+    /// # let lister = Lister::new(Writer::<ConfigMap>::new().as_reader());
+    /// let web = lister.list(&"app in (a,b),tier!=db".parse()?);
+    /// let all = lister.list(&Default::default());
+    /// # Ok(()) }
+    /// ```
+    pub fn list(&self, selector: &LabelSelector) -> Vec<Arc<K>> {
+        self.store.select(None, selector)
+    }
+
+    /// The cached objects matching both a label and a field selector
+    /// (`metadata.name`, `metadata.namespace`: what the API server
+    /// supports for every kind), e.g.
+    /// `lister.list_fields(&"app=web".parse()?, &"metadata.namespace!=kube-system".parse()?)`.
+    pub fn list_fields(&self, labels: &LabelSelector, fields: &FieldSelector) -> Vec<Arc<K>> {
+        self.store.select_fields(None, labels, fields)
+    }
+
+    /// The cached objects of which `uid` is an owner (any `ownerReferences`
+    /// entry), from the store's owner index.
+    pub fn by_owner(&self, uid: &str) -> Vec<Arc<K>> {
+        self.store.by_owner(uid)
     }
 
     /// A lister restricted to `namespace`.
@@ -135,18 +151,18 @@ where
         &self.namespace
     }
 
-    /// The objects of this namespace whose labels match `selector`, via the
-    /// namespace index (never a scan of the whole cache). The namespace `""`
-    /// means all namespaces, as in the generated clientset.
-    pub fn list(&self, selector: &Selector) -> Vec<Arc<K>> {
-        if self.namespace.is_empty() {
-            return matching(self.store.list(), selector);
-        }
-        let objs = self.store.by_index(NAMESPACE_INDEX, &self.namespace).unwrap_or_else(|_| {
-            // The namespace index is always registered; stay correct anyway.
-            self.store.list().into_iter().filter(|o| o.meta().namespace.as_deref() == Some(&self.namespace)).collect()
-        });
-        matching(objs, selector)
+    /// The objects of this namespace whose labels match `selector`, planned
+    /// over the namespace and label indexes (never a scan of the whole
+    /// cache; see [`Store::select`]). The namespace `""` means all
+    /// namespaces, as in the generated clientset.
+    pub fn list(&self, selector: &LabelSelector) -> Vec<Arc<K>> {
+        self.store.select(Some(&self.namespace), selector)
+    }
+
+    /// The objects of this namespace matching both a label and a field
+    /// selector (see [`Lister::list_fields`]).
+    pub fn list_fields(&self, labels: &LabelSelector, fields: &FieldSelector) -> Vec<Arc<K>> {
+        self.store.select_fields(Some(&self.namespace), labels, fields)
     }
 
     /// Gets an object of this namespace by name; [`Error::NotFound`] when not cached.
@@ -159,7 +175,9 @@ where
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-    use kube::api::ObjectMeta;
+    use kube::{api::ObjectMeta, core::Selector};
+
+    use crate::store::NAMESPACE_INDEX;
 
     fn cm(ns: &str, name: &str, app: &str) -> ConfigMap {
         ConfigMap {
@@ -186,16 +204,25 @@ mod tests {
         writer.upsert(cm("a", "y", "db"));
         writer.upsert(cm("b", "z", "web"));
         let lister = Lister::new(writer.as_reader());
-        assert_eq!(names(lister.list(&Selector::default())), ["a/x", "a/y", "b/z"]);
-        let web: Selector = [("app", "web")].into_iter().collect();
+        assert_eq!(names(lister.list(&LabelSelector::everything())), ["a/x", "a/y", "b/z"]);
+        let web: LabelSelector = Selector::from_iter([("app", "web")]).into();
+        assert_eq!(web, "app=web".parse().unwrap());
         assert_eq!(names(lister.list(&web)), ["a/x", "b/z"]);
         assert_eq!(names(lister.namespaced("a").list(&web)), ["a/x"]);
-        assert_eq!(names(lister.namespaced("a").list(&Selector::default())), ["a/x", "a/y"]);
-        assert!(lister.namespaced("c").list(&Selector::default()).is_empty());
+        assert_eq!(names(lister.namespaced("a").list(&LabelSelector::everything())), ["a/x", "a/y"]);
+        assert!(lister.namespaced("c").list(&"".parse().unwrap()).is_empty());
         assert_eq!(names(lister.namespaced("").list(&web)), ["a/x", "b/z"], "\"\" is every namespace");
         assert_eq!(lister.namespaced("b").get("z").unwrap().metadata.name.as_deref(), Some("z"));
         assert_eq!(names(lister.by_index(NAMESPACE_INDEX, "b").unwrap()), ["b/z"]);
         assert!(!lister.by_index("nope", "b").unwrap_err().is_not_found());
+        let fields = |s: &str| s.parse::<FieldSelector>().unwrap();
+        let all = LabelSelector::everything();
+        assert_eq!(names(lister.list_fields(&all, &fields("metadata.name=x"))), ["a/x"]);
+        assert_eq!(names(lister.list_fields(&web, &fields("metadata.namespace=b"))), ["b/z"]);
+        assert_eq!(names(lister.list_fields(&all, &fields("metadata.namespace!=a"))), ["b/z"]);
+        assert_eq!(names(lister.namespaced("a").list_fields(&all, &fields("metadata.name==y"))), ["a/y"]);
+        assert!(lister.namespaced("a").list_fields(&all, &fields("metadata.namespace=b")).is_empty());
+        assert!(lister.namespaced("a").list_fields(&web, &fields("metadata.name=y")).is_empty());
     }
 
     #[test]

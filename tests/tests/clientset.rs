@@ -26,7 +26,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{
     CustomResourceExt, ResourceExt,
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams},
-    core::Selector,
 };
 use serde_json::json;
 
@@ -276,7 +275,7 @@ async fn informers_and_listers_observe_create_update_delete() -> Result<()> {
     let seen =
         eventually("the lister to see the new Bot", || async { Ok(lister.bots(&ns).get("watched").ok()) }).await?;
     assert_eq!(seen.spec.replicas, 1);
-    assert_eq!(lister.list(&Selector::default()).len(), 1);
+    assert_eq!(lister.list(&Default::default()).len(), 1);
 
     bots.merge_patch("watched", &json!({ "spec": { "replicas": 4 } }), &PatchParams::default()).await?;
     eventually("the lister to see the update", || async {
@@ -291,7 +290,7 @@ async fn informers_and_listers_observe_create_update_delete() -> Result<()> {
     cs.botops_v1alpha1().events(&ns).create(&event("e1", "hey"), &PostParams::default()).await?;
     let elister = events_informer.lister();
     eventually("the Event lister", || async { Ok(elister.events(&ns).get("e1").ok()) }).await?;
-    let by_label: Selector = [("bot", "greeter")].into_iter().collect();
+    let by_label: bot_runtime::selector::LabelSelector = "bot=greeter".parse()?;
     assert_eq!(elister.events(&ns).list(&by_label).len(), 1);
 
     bots.delete("watched", &DeleteParams::default()).await?;

@@ -10,12 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use bot_api::v1alpha1::Bot;
-use bot_runtime::{HandlerFuncs, dynamic::DynamicInformerFactory, testenv::TestEnv};
+use bot_runtime::{HandlerFuncs, dynamic::DynamicInformerFactory, selector::LabelSelector, testenv::TestEnv};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
     Api, CustomResourceExt, ResourceExt,
     api::{DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams},
-    core::Selector,
 };
 use serde_json::json;
 
@@ -78,11 +77,11 @@ async fn dynamic_informer_for_a_crd_sees_create_update_delete_and_lists() -> Res
     let late = lister.namespaced(env.namespace()).get("late")?;
     assert_eq!(late.data["spec"]["platform"], "discord");
     assert_eq!(late.types.as_ref().map(|t| t.kind.as_str()), Some("Bot"));
-    let team_a: Selector = [("team", "a")].into_iter().collect();
+    let team_a: LabelSelector = "team=a".parse()?;
     let names = |objs: Vec<Arc<DynamicObject>>| objs.iter().map(|o| o.name_any()).collect::<Vec<_>>();
     assert_eq!(names(lister.list(&team_a)), ["early"]);
     assert_eq!(names(lister.namespaced(env.namespace()).list(&team_a)), ["early"]);
-    assert!(lister.namespaced("elsewhere").list(&Selector::default()).is_empty());
+    assert!(lister.namespaced("elsewhere").list(&LabelSelector::everything()).is_empty());
 
     api.delete("late", &DeleteParams::default()).await?;
     logged(&log, "delete late").await?;

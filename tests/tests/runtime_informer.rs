@@ -17,12 +17,11 @@ use bot_runtime::k8s_openapi::api::{
 };
 use bot_runtime::{
     Action, Controller, HandlerFuncs, InformerConfig, InformerFactory, NAMESPACE_INDEX, ObjectKey, SharedIndexInformer,
-    TypedClient, WorkQueue, client::Target, enqueue_object_keys, testenv::TestEnv,
+    TypedClient, WorkQueue, client::Target, enqueue_object_keys, selector::LabelSelector, testenv::TestEnv,
 };
 use kube::{
     Api, ResourceExt,
     api::{DeleteParams, ListParams, PatchParams, PostParams},
-    core::Selector,
     runtime::watcher,
 };
 use serde_json::json;
@@ -80,7 +79,7 @@ async fn informer_and_lister_observe_create_update_delete() -> Result<()> {
     assert!(tokio::time::timeout(TIMEOUT, informer.wait_for_sync()).await?, "synced");
     assert!(informer.has_synced());
     let lister = informer.lister().namespaced(env.namespace());
-    assert!(lister.list(&Selector::default()).is_empty());
+    assert!(lister.list(&LabelSelector::everything()).is_empty());
     assert!(lister.get("a").unwrap_err().is_not_found());
 
     api.create(&PostParams::default(), &configmap("a", &[("suite", "crud")], "1")?).await?;
@@ -94,7 +93,7 @@ async fn informer_and_lister_observe_create_update_delete() -> Result<()> {
         Ok(lister.get("a").ok().filter(|cm| value(cm) == "2"))
     })
     .await?;
-    assert_eq!(lister.list(&Selector::default()).len(), 1);
+    assert_eq!(lister.list(&LabelSelector::everything()).len(), 1);
 
     api.delete("a", &DeleteParams::default()).await?;
     eventually_within(TIMEOUT, "a gone from the lister", || async { Ok(lister.get("a").is_err().then_some(())) })
@@ -164,11 +163,14 @@ async fn namespace_index_and_custom_indexes() -> Result<()> {
     let (ns1, ns2) = (one.namespace(), two.namespace());
     let lister = informer.lister();
     assert_eq!(
-        names(lister.list(&Selector::default())),
+        names(lister.list(&LabelSelector::everything())),
         [format!("{ns1}/a"), format!("{ns1}/b"), format!("{ns2}/c"), format!("{ns2}/d")]
     );
-    assert_eq!(names(lister.namespaced(ns1).list(&Selector::default())), [format!("{ns1}/a"), format!("{ns1}/b")]);
-    let web: Selector = [("tier", "web")].into_iter().collect();
+    assert_eq!(
+        names(lister.namespaced(ns1).list(&LabelSelector::everything())),
+        [format!("{ns1}/a"), format!("{ns1}/b")]
+    );
+    let web: LabelSelector = "tier=web".parse()?;
     assert_eq!(names(lister.namespaced(ns2).list(&web)), [format!("{ns2}/c")]);
     assert_eq!(names(lister.by_index(NAMESPACE_INDEX, ns2)?), [format!("{ns2}/c"), format!("{ns2}/d")]);
     let mut values = informer.store().list_index_values(NAMESPACE_INDEX)?;

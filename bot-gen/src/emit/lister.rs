@@ -26,7 +26,7 @@ fn lister(r: &Resource, rt: &syn::Path) -> TokenStream {
     let lister = r.ident("Lister");
     let arc = quote!(::std::sync::Arc<#root>);
     let res = quote!(#rt::lister::Result);
-    let selector = quote!(#rt::kube::core::Selector);
+    let selector = quote!(#rt::selector::LabelSelector);
     let d = doc(format!(
         "Lists and gets `{kind}` objects from an informer's cache. Objects are shared (`Arc`): read-only."
     ));
@@ -36,9 +36,15 @@ fn lister(r: &Resource, rt: &syn::Path) -> TokenStream {
             Self { inner: lister }
         }
 
-        /// Every cached object the label `selector` matches (`Selector::default()`: all).
+        /// Every cached object the label `selector` matches, from the cache's
+        /// label index (`&"app in (a,b)".parse()?`; `&Default::default()`: all).
         pub fn list(&self, selector: &#selector) -> ::std::vec::Vec<#arc> {
             self.inner.list(selector)
+        }
+
+        /// The cached objects of which `uid` is an owner (the owner index).
+        pub fn by_owner(&self, uid: &str) -> ::std::vec::Vec<#arc> {
+            self.inner.by_owner(uid)
         }
 
         /// The objects whose index function `index` yields `value`.

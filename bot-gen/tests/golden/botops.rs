@@ -589,12 +589,20 @@ pub mod listers {
             ) -> Self {
                 Self { inner: lister }
             }
-            /// Every cached object the label `selector` matches (`Selector::default()`: all).
+            /// Every cached object the label `selector` matches, from the cache's
+            /// label index (`&"app in (a,b)".parse()?`; `&Default::default()`: all).
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::Bot>> {
                 self.inner.list(selector)
+            }
+            /// The cached objects of which `uid` is an owner (the owner index).
+            pub fn by_owner(
+                &self,
+                uid: &str,
+            ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::Bot>> {
+                self.inner.by_owner(uid)
             }
             /// The objects whose index function `index` yields `value`.
             pub fn by_index(
@@ -626,7 +634,7 @@ pub mod listers {
             /// Objects of this namespace the label `selector` matches.
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::Bot>> {
                 self.inner.list(selector)
             }
@@ -650,12 +658,20 @@ pub mod listers {
             ) -> Self {
                 Self { inner: lister }
             }
-            /// Every cached object the label `selector` matches (`Selector::default()`: all).
+            /// Every cached object the label `selector` matches, from the cache's
+            /// label index (`&"app in (a,b)".parse()?`; `&Default::default()`: all).
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::Event>> {
                 self.inner.list(selector)
+            }
+            /// The cached objects of which `uid` is an owner (the owner index).
+            pub fn by_owner(
+                &self,
+                uid: &str,
+            ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::Event>> {
+                self.inner.by_owner(uid)
             }
             /// The objects whose index function `index` yields `value`.
             pub fn by_index(
@@ -689,7 +705,7 @@ pub mod listers {
             /// Objects of this namespace the label `selector` matches.
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::Event>> {
                 self.inner.list(selector)
             }
@@ -715,12 +731,20 @@ pub mod listers {
             ) -> Self {
                 Self { inner: lister }
             }
-            /// Every cached object the label `selector` matches (`Selector::default()`: all).
+            /// Every cached object the label `selector` matches, from the cache's
+            /// label index (`&"app in (a,b)".parse()?`; `&Default::default()`: all).
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::EventBinding>> {
                 self.inner.list(selector)
+            }
+            /// The cached objects of which `uid` is an owner (the owner index).
+            pub fn by_owner(
+                &self,
+                uid: &str,
+            ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::EventBinding>> {
+                self.inner.by_owner(uid)
             }
             /// The objects whose index function `index` yields `value`.
             pub fn by_index(
@@ -757,7 +781,7 @@ pub mod listers {
             /// Objects of this namespace the label `selector` matches.
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::v1alpha1::EventBinding>> {
                 self.inner.list(selector)
             }

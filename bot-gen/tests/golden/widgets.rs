@@ -656,12 +656,20 @@ pub mod listers {
             ) -> Self {
                 Self { inner: lister }
             }
-            /// Every cached object the label `selector` matches (`Selector::default()`: all).
+            /// Every cached object the label `selector` matches, from the cache's
+            /// label index (`&"app in (a,b)".parse()?`; `&Default::default()`: all).
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::widgets::Gadget>> {
                 self.inner.list(selector)
+            }
+            /// The cached objects of which `uid` is an owner (the owner index).
+            pub fn by_owner(
+                &self,
+                uid: &str,
+            ) -> ::std::vec::Vec<::std::sync::Arc<crate::widgets::Gadget>> {
+                self.inner.by_owner(uid)
             }
             /// The objects whose index function `index` yields `value`.
             pub fn by_index(
@@ -701,12 +709,20 @@ pub mod listers {
             ) -> Self {
                 Self { inner: lister }
             }
-            /// Every cached object the label `selector` matches (`Selector::default()`: all).
+            /// Every cached object the label `selector` matches, from the cache's
+            /// label index (`&"app in (a,b)".parse()?`; `&Default::default()`: all).
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::widgets::Widget>> {
                 self.inner.list(selector)
+            }
+            /// The cached objects of which `uid` is an owner (the owner index).
+            pub fn by_owner(
+                &self,
+                uid: &str,
+            ) -> ::std::vec::Vec<::std::sync::Arc<crate::widgets::Widget>> {
+                self.inner.by_owner(uid)
             }
             /// The objects whose index function `index` yields `value`.
             pub fn by_index(
@@ -740,7 +756,7 @@ pub mod listers {
             /// Objects of this namespace the label `selector` matches.
             pub fn list(
                 &self,
-                selector: &::bot_runtime::kube::core::Selector,
+                selector: &::bot_runtime::selector::LabelSelector,
             ) -> ::std::vec::Vec<::std::sync::Arc<crate::widgets::Widget>> {
                 self.inner.list(selector)
             }

@@ -1,0 +1,252 @@
+//! The state behind a store's lock: a slab of objects, a table finding a
+//! slot by borrowed `(namespace, name)`, and the indexes, all filing slot
+//! ids.
+
+use std::{collections::HashMap, hash::BuildHasher, panic::AssertUnwindSafe, sync::Arc};
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use kube::Resource;
+
+use super::{
+    IndexFn, ObjectKey,
+    postings::{Id, PostingMap},
+};
+
+/// One cached object and its key.
+pub(super) struct Slot<K> {
+    pub(super) key: ObjectKey,
+    pub(super) obj: Arc<K>,
+}
+
+pub(super) struct Inner<K> {
+    /// The objects; `None` is a free slot (listed in `free`).
+    slots: Vec<Option<Slot<K>>>,
+    free: Vec<Id>,
+    /// Slot ids, hashed by `(namespace or "", name)`.
+    table: HashTable<Id>,
+    hasher: DefaultHashBuilder,
+    /// Label key -> label value -> slots.
+    pub(super) labels: HashMap<String, PostingMap>,
+    /// Namespace -> slots.
+    pub(super) namespaces: PostingMap,
+    /// Owner UID (every ownerReference) -> slots.
+    pub(super) owners: PostingMap,
+    /// User-registered index functions and their indexes.
+    pub(super) indexers: HashMap<String, IndexFn<K>>,
+    pub(super) indices: HashMap<String, PostingMap>,
+    pub(super) synced: bool,
+    /// Index functions that panicked since they were last taken: (object, index name).
+    pub(super) index_failures: Vec<(ObjectKey, String)>,
+}
+
+fn hash_of(hasher: &DefaultHashBuilder, namespace: Option<&str>, name: &str) -> u64 {
+    hasher.hash_one((namespace.unwrap_or(""), name))
+}
+
+impl<K> Inner<K> {
+    /// Number of objects.
+    pub(super) fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub(super) fn slot(&self, id: Id) -> Option<&Slot<K>> {
+        self.slots.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// Every occupied slot.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (Id, &Slot<K>)> {
+        self.slots.iter().enumerate().filter_map(|(id, s)| s.as_ref().map(|s| (id as Id, s)))
+    }
+
+    /// Number of slots, occupied or free (ids are below it).
+    pub(super) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+impl<K: Resource> Inner<K> {
+    pub(super) fn new() -> Self {
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            table: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            labels: HashMap::new(),
+            namespaces: PostingMap::default(),
+            owners: PostingMap::default(),
+            indexers: HashMap::new(),
+            indices: HashMap::new(),
+            synced: false,
+            index_failures: Vec::new(),
+        }
+    }
+
+    /// Whether any cached object has a namespace (false for cluster-scoped kinds).
+    pub(super) fn namespaced(&self) -> bool {
+        self.namespaces.len() > 0
+    }
+
+    /// The slot of `namespace/name`, without allocating.
+    pub(super) fn find(&self, namespace: Option<&str>, name: &str) -> Option<Id> {
+        let namespace = namespace.filter(|ns| !ns.is_empty());
+        let hash = hash_of(&self.hasher, namespace, name);
+        self.table
+            .find(hash, |&id| {
+                self.slot(id).is_some_and(|s| s.key.name == name && s.key.namespace.as_deref() == namespace)
+            })
+            .copied()
+    }
+
+    /// The object under `namespace/name`.
+    pub(super) fn get(&self, namespace: Option<&str>, name: &str) -> Option<&Arc<K>> {
+        self.find(namespace, name).and_then(|id| self.slot(id)).map(|s| &s.obj)
+    }
+
+    /// Stores `obj` under its key; returns what was stored before.
+    pub(super) fn upsert(&mut self, obj: Arc<K>) -> Option<Arc<K>> {
+        let key = ObjectKey::from_object(obj.as_ref());
+        match self.find(key.namespace.as_deref(), &key.name) {
+            Some(id) => {
+                let old = std::mem::replace(&mut self.slots[id as usize].as_mut().expect("found").obj, obj.clone());
+                self.reindex(id, &key, &old, &obj);
+                Some(old)
+            }
+            None => {
+                let id = self.insert_slot(key.clone(), obj.clone());
+                self.file(id, &key, &obj);
+                None
+            }
+        }
+    }
+
+    /// Removes the object under `namespace/name`.
+    pub(super) fn remove(&mut self, namespace: Option<&str>, name: &str) -> Option<Arc<K>> {
+        let id = self.find(namespace, name)?;
+        let Slot { key, obj } = self.slots[id as usize].take().expect("found");
+        let hash = hash_of(&self.hasher, key.namespace.as_deref(), &key.name);
+        self.table.find_entry(hash, |&other| other == id).expect("the table files every slot").remove();
+        self.free.push(id);
+        self.unindex(id, &key, &obj);
+        Some(obj)
+    }
+
+    fn insert_slot(&mut self, key: ObjectKey, obj: Arc<K>) -> Id {
+        let hash = hash_of(&self.hasher, key.namespace.as_deref(), &key.name);
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(Slot { key, obj });
+                id
+            }
+            None => {
+                let id = Id::try_from(self.slots.len()).expect("fewer than 2^32 cached objects");
+                self.slots.push(Some(Slot { key, obj }));
+                id
+            }
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.table.insert_unique(hash, id, |&other| {
+            let key = &slots[other as usize].as_ref().expect("filed slots are occupied").key;
+            hash_of(hasher, key.namespace.as_deref(), &key.name)
+        });
+        id
+    }
+
+    /// Files a new object under every index.
+    fn file(&mut self, id: Id, key: &ObjectKey, obj: &K) {
+        for_each_label(obj, |k, v| self.labels.entry(k.to_string()).or_default().insert(v, id));
+        if let Some(ns) = &key.namespace {
+            self.namespaces.insert(ns, id);
+        }
+        for_each_owner(obj, |uid| self.owners.insert(uid, id));
+        let names: Vec<String> = self.indexers.keys().cloned().collect();
+        for name in names {
+            match self.index_values(&name, obj) {
+                Some(values) => {
+                    let index = self.indices.entry(name).or_default();
+                    values.iter().for_each(|v| index.insert(v, id));
+                }
+                None => self.index_failures.push((key.clone(), name)),
+            }
+        }
+    }
+
+    /// Removes a stored object from every index.
+    fn unindex(&mut self, id: Id, key: &ObjectKey, obj: &K) {
+        self.unindex_labels(id, obj);
+        if let Some(ns) = &key.namespace {
+            self.namespaces.remove(ns, id);
+        }
+        for_each_owner(obj, |uid| self.owners.remove(uid, id));
+        let names: Vec<String> = self.indexers.keys().cloned().collect();
+        for name in names {
+            let values = self.index_values(&name, obj);
+            let Some(index) = self.indices.get_mut(&name) else { continue };
+            match values {
+                Some(values) => values.iter().for_each(|v| index.remove(v, id)),
+                // Its values are unknown: take the slot out of every value.
+                None => index.purge(id),
+            }
+        }
+    }
+
+    fn unindex_labels(&mut self, id: Id, obj: &K) {
+        for_each_label(obj, |k, v| {
+            if let Some(values) = self.labels.get_mut(k) {
+                values.remove(v, id);
+                if values.len() == 0 {
+                    self.labels.remove(k);
+                }
+            }
+        });
+    }
+
+    /// Moves a replaced object's slot from the old object's index values to
+    /// the new one's (labels and owners only when they changed).
+    fn reindex(&mut self, id: Id, key: &ObjectKey, old: &K, new: &K) {
+        if old.meta().labels != new.meta().labels {
+            self.unindex_labels(id, old);
+            for_each_label(new, |k, v| self.labels.entry(k.to_string()).or_default().insert(v, id));
+        }
+        if old.meta().owner_references != new.meta().owner_references {
+            for_each_owner(old, |uid| self.owners.remove(uid, id));
+            for_each_owner(new, |uid| self.owners.insert(uid, id));
+        }
+        let names: Vec<String> = self.indexers.keys().cloned().collect();
+        for name in names {
+            let (before, after) = (self.index_values(&name, old), self.index_values(&name, new));
+            let index = self.indices.entry(name.clone()).or_default();
+            match before {
+                Some(values) => values.iter().for_each(|v| index.remove(v, id)),
+                None => index.purge(id),
+            }
+            match after {
+                Some(values) => values.iter().for_each(|v| index.insert(v, id)),
+                None => self.index_failures.push((key.clone(), name)),
+            }
+        }
+    }
+
+    /// The values the index function `name` yields for `obj`; `None` when it
+    /// panics (user code: the object is then filed without a value there).
+    fn index_values(&self, name: &str, obj: &K) -> Option<Vec<String>> {
+        let f = self.indexers.get(name)?;
+        std::panic::catch_unwind(AssertUnwindSafe(|| f(obj))).ok()
+    }
+
+    /// An index over the current objects by `f` (a panic propagates).
+    pub(super) fn build_index(&self, f: &IndexFn<K>) -> PostingMap {
+        let mut index = PostingMap::default();
+        for (id, slot) in self.iter() {
+            f(&slot.obj).iter().for_each(|v| index.insert(v, id));
+        }
+        index
+    }
+}
+
+fn for_each_label<K: Resource>(obj: &K, mut f: impl FnMut(&str, &str)) {
+    obj.meta().labels.iter().flatten().for_each(|(k, v)| f(k, v));
+}
+
+fn for_each_owner<K: Resource>(obj: &K, mut f: impl FnMut(&str)) {
+    obj.meta().owner_references.iter().flatten().for_each(|r| f(&r.uid));
+}
