@@ -5,8 +5,9 @@
 //! (tests/tests/operator.rs runs the same behaviours on a real one).
 
 use std::{
+    collections::HashMap,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     time::{Duration, Instant},
@@ -15,7 +16,10 @@ use std::{
 use anyhow::{Context as _, Result};
 use bot_api::v1alpha1::{Bot, BotStatus, Event, EventBinding};
 use bot_operator::{Config, FIELD_MANAGER, resources};
-use bot_runtime::fake::{FakeCluster, status};
+use bot_runtime::{
+    fake::{FakeCluster, status},
+    server::SharedRegistry,
+};
 use k8s_openapi::{
     NamespaceResourceScope,
     api::{
@@ -141,13 +145,18 @@ impl Operator {
             .collect()
     }
 
-    /// Stops the operator; returns how long the test ran.
+    /// Stops the operator; returns how long the test ran (at most 5 s).
     async fn stop(self, test: &str) -> Result<Duration> {
+        self.stop_within(test, Duration::from_secs(5)).await
+    }
+
+    /// Stops the operator; returns how long the test ran (at most `limit`).
+    async fn stop_within(self, test: &str, limit: Duration) -> Result<Duration> {
         let elapsed = self.started.elapsed();
         let _ = self.stop.send(());
         tokio::time::timeout(Duration::from_secs(10), self.task).await.context("operator did not stop")???;
         eprintln!("{test}: {elapsed:?} on the fake API server");
-        anyhow::ensure!(elapsed < Duration::from_secs(5), "{test} took {elapsed:?}");
+        anyhow::ensure!(elapsed < limit, "{test} took {elapsed:?}");
         Ok(elapsed)
     }
 }
@@ -423,5 +432,122 @@ async fn ready_follows_the_deployment_status() -> Result<()> {
     let status = op.status("lively", "Ready=True", |s| is(s, "Ready", "True")).await?;
     assert_eq!(status.ready_replicas, Some(1));
     op.stop("ready_follows_the_deployment_status").await?;
+    Ok(())
+}
+
+/// How many Bots the steady-state tests create: `STEADY_STATE_BOTS`
+/// (`make steady-state` sets 1,000), else `default`.
+fn steady_state_bots(default: usize) -> usize {
+    std::env::var("STEADY_STATE_BOTS").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
+/// `controller_runtime_reconcile_total` of the operator's controller, all results.
+fn reconciles(registry: &SharedRegistry) -> u64 {
+    let text = registry.encode();
+    text.lines()
+        .filter(|l| l.starts_with("controller_runtime_reconcile_total{controller=\"bot\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// When each Bot was first seen with `Applied=True`, by name (a watch, so
+/// that following 1,000 Bots costs the fake API server little).
+fn watch_applied(op: &Operator) -> (Arc<Mutex<HashMap<String, Instant>>>, JoinHandle<()>) {
+    use futures::StreamExt as _;
+    use kube::runtime::{WatchStreamExt as _, watcher};
+    let applied = Arc::new(Mutex::new(HashMap::new()));
+    let (seen, bots) = (applied.clone(), op.api::<Bot>());
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(watcher(bots, watcher::Config::default()).applied_objects());
+        while let Some(Ok(bot)) = stream.next().await {
+            if bot.status.as_ref().is_some_and(|s| is(s, "Applied", "True")) {
+                seen.lock().unwrap().entry(bot.name_any()).or_insert_with(Instant::now);
+            }
+        }
+    });
+    (applied, task)
+}
+
+/// Unchanged Bots cost no write over resyncs, at scale: `n` Bots (100;
+/// 1,000 with `make steady-state`) converge (each reports `Applied=True`),
+/// then the operator is watched over resyncs (every 400 ms) until it has
+/// run three reconciles per Bot more: it writes nothing at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_unchanged_bots_write_nothing_over_resyncs() -> Result<()> {
+    const RESYNC: Duration = Duration::from_millis(400);
+    let n = steady_state_bots(100);
+    let registry = SharedRegistry::default();
+    let op = Operator::start(|c| {
+        c.resync = Some(RESYNC);
+        c.registry = registry.clone();
+    });
+    op.secret("creds").await?;
+    let (applied, watching) = watch_applied(&op);
+    let mut created = Vec::with_capacity(n);
+    for i in 0..n {
+        let name = format!("bot-{i:04}");
+        op.bot(&name, "creds", 1, 8080).await?;
+        created.push((name, Instant::now()));
+    }
+    let all_created = op.started.elapsed();
+
+    // Convergence, reporting progress: a Bot whose key got lost would stay
+    // pending while Bots created after it converge.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut report = Instant::now();
+    loop {
+        let pending: Vec<&str> = {
+            let applied = applied.lock().unwrap();
+            created.iter().filter(|(name, _)| !applied.contains_key(name)).map(|(name, _)| name.as_str()).collect()
+        };
+        if pending.is_empty() {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{} Bots never Applied: {:?}", pending.len(), &pending[..]);
+        if report.elapsed() >= Duration::from_secs(10) {
+            eprintln!("{:.0?}: {} of {n} Bots pending, oldest {}", op.started.elapsed(), pending.len(), pending[0]);
+            report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    watching.abort();
+    let converged = op.started.elapsed();
+    let mut latency: Vec<(Duration, &str)> = {
+        let applied = applied.lock().unwrap();
+        created.iter().map(|(name, at)| (applied[name].saturating_duration_since(*at), name.as_str())).collect()
+    };
+    latency.sort();
+    let (p50, p99, max) = (latency[n / 2].0, latency[n * 99 / 100].0, latency[n - 1]);
+    eprintln!(
+        "{n} Bots created in {all_created:.1?}, all Applied after {converged:.1?}; create to Applied: \
+         p50 {p50:.1?}, p99 {p99:.1?}, max {:.1?} ({})",
+        max.0, max.1
+    );
+
+    // Steady state: resyncs (of the Bots and their children) reconcile
+    // every Bot again and again; 3n reconciles is several rounds.
+    settle(&op).await;
+    op.cluster.clear_actions();
+    let (before, since) = (reconciles(&registry), Instant::now());
+    let wanted = before + 3 * u64::try_from(n)?;
+    while reconciles(&registry) < wanted {
+        anyhow::ensure!(since.elapsed() < Duration::from_secs(300), "resyncs did not reconcile every Bot");
+        tokio::time::sleep(RESYNC).await;
+    }
+    let window = since.elapsed();
+    let writes: Vec<_> = op
+        .cluster
+        .actions()
+        .into_iter()
+        .filter(|a| matches!(a.verb.as_str(), "create" | "update" | "patch" | "delete" | "deletecollection"))
+        .map(|a| format!("{} {}/{}", a.verb, a.resource, a.name.unwrap_or_default()))
+        .collect();
+    eprintln!(
+        "steady state: {} reconciles of {n} unchanged Bots in {window:.1?} (resync every {RESYNC:?}), {} writes",
+        reconciles(&registry) - before,
+        writes.len()
+    );
+    anyhow::ensure!(writes.is_empty(), "writes in a steady state: {:?}", &writes[..writes.len().min(20)]);
+    op.stop_within("many_unchanged_bots_write_nothing_over_resyncs", Duration::from_secs(900)).await?;
     Ok(())
 }
