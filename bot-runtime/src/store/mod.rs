@@ -839,7 +839,9 @@ mod tests {
                     .filter(|o| ns.is_none() || o.metadata.namespace == ns)
                     .filter(|o| selector.matches(o.metadata.labels.as_ref()))
                     .collect();
-                prop_assert_eq!(names(s.select(ns.as_deref(), &selector)), names(scanned), "selector {}", selector);
+                prop_assert_eq!(names(s.select(ns.as_deref(), &selector)), names(scanned.clone()), "selector {}", selector);
+                let planned = s.inner.read().select_planned(ns.as_deref(), &selector, false);
+                prop_assert_eq!(names(planned), names(scanned), "selector {} through postings", selector);
                 // The other indexes agree with the objects too.
                 for (i, ns) in (0..3).map(|n| format!("ns{n}")).enumerate() {
                     let by_ns = names(s.by_index(NAMESPACE_INDEX, &ns).unwrap());

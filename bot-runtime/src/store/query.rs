@@ -7,7 +7,7 @@ use std::sync::Arc;
 use kube::Resource;
 
 use super::{
-    inner::Inner,
+    inner::{Inner, Slot},
     postings::{Id, Postings},
 };
 use crate::selector::{LabelSelector, Operator, Requirement};
@@ -88,6 +88,18 @@ impl<K: Resource> Inner<K> {
 
     /// The objects in `namespace` (all when `None`) whose labels `selector` matches.
     pub(super) fn select(&self, namespace: Option<&str>, selector: &LabelSelector) -> Vec<Arc<K>> {
+        self.select_planned(namespace, selector, true)
+    }
+
+    /// [`select`](Self::select); `scan_when_large`: read the whole slab
+    /// when the best candidates are most of the store (off in tests, to
+    /// exercise every plan on small stores).
+    pub(super) fn select_planned(
+        &self,
+        namespace: Option<&str>,
+        selector: &LabelSelector,
+        scan_when_large: bool,
+    ) -> Vec<Arc<K>> {
         let mut checks = Vec::with_capacity(selector.requirements().len());
         for r in selector.requirements() {
             match self.plan(r) {
@@ -109,21 +121,24 @@ impl<K: Resource> Inner<K> {
                 (source, best) = (Source::Check(i), n);
             }
         }
-        let keep = |id: Id, obj: &K, skip: Option<usize>| {
-            in_namespace.is_none_or(|p| matches!(source, Source::Namespace(_)) || p.contains(id))
-                && checks.iter().enumerate().all(|(i, c)| Some(i) == skip || c.holds(id, obj))
+        // Most of the store: reading the slab in order beats following postings.
+        if scan_when_large && best.saturating_mul(2) > self.len() {
+            (source, best) = (Source::Scan, self.len());
+        }
+        let namespace = namespace.filter(|ns| !ns.is_empty());
+        let keep = |id: Id, slot: &Slot<K>, skip: Option<usize>| {
+            (matches!(source, Source::Namespace(_))
+                || namespace.is_none_or(|ns| slot.key.namespace.as_deref() == Some(ns)))
+                && checks.iter().enumerate().all(|(i, c)| Some(i) == skip || c.holds(id, slot.obj.as_ref()))
         };
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(best.min(self.len()));
         match source {
-            Source::Scan => {
-                out.extend(self.iter().filter(|(id, s)| keep(*id, &s.obj, None)).map(|(_, s)| s.obj.clone()))
-            }
-            Source::Namespace(postings) => out.extend(self.collect(postings.iter(), |id, obj| keep(id, obj, None))),
+            Source::Scan => out.extend(self.iter().filter(|(id, s)| keep(*id, s, None)).map(|(_, s)| s.obj.clone())),
+            Source::Namespace(postings) => out.extend(self.collect(postings.iter(), |id, s| keep(id, s, None))),
             Source::Check(i) => {
                 let Check::In(sets) = &checks[i] else { unreachable!("only `In` checks are sources") };
-                out.reserve(best);
                 for set in sets {
-                    out.extend(self.collect(set.iter(), |id, obj| keep(id, obj, Some(i))));
+                    out.extend(self.collect(set.iter(), |id, s| keep(id, s, Some(i))));
                 }
             }
         }
@@ -134,11 +149,11 @@ impl<K: Resource> Inner<K> {
     fn collect<'a>(
         &'a self,
         ids: impl Iterator<Item = Id> + 'a,
-        keep: impl Fn(Id, &K) -> bool + 'a,
+        keep: impl Fn(Id, &Slot<K>) -> bool + 'a,
     ) -> impl Iterator<Item = Arc<K>> + 'a {
         ids.filter_map(move |id| {
             let slot = self.slot(id)?;
-            keep(id, &slot.obj).then(|| slot.obj.clone())
+            keep(id, slot).then(|| slot.obj.clone())
         })
     }
 
