@@ -271,14 +271,6 @@ pub async fn run(
     // another writer changed is restored once (the reconcile writes only
     // what differs, so its own status write ends there).
     bots.informer().add_event_handler(queue.object_key_handler());
-    {
-        let q = queue.clone();
-        bots.informer().add_event_handler(HandlerFuncs::new().on_add(move |b: &Arc<Bot>, initial| {
-            let key = ObjectKey::from_object(b.as_ref());
-            let term = q.current().is_some();
-            eprintln!("DIAG add {key} initial={initial} term_open={term} at {:?}", std::time::Instant::now());
-        }));
-    }
 
     // Owned objects: their controlling Bot.
     watch_owned::<Deployment>(&factory, &queue);
@@ -404,14 +396,6 @@ pub async fn run(
             elector.run_controller(shutdown, queue, bot_keys, controller).await;
         }
         None => {
-            let bot_keys = {
-                let f = bot_keys;
-                move || {
-                    let keys = f();
-                    eprintln!("DIAG begin_term with {} keys at {:?}", keys.len(), std::time::Instant::now());
-                    keys
-                }
-            };
             let term = queue.begin_term(bot_keys);
             controller(term.queue().clone()).run(shutdown).await;
         }
@@ -563,9 +547,6 @@ fn resolves(
 }
 
 async fn reconcile(ctx: Arc<Context>, key: ObjectKey) -> anyhow::Result<Action> {
-    if key.name.ends_with("000") || key.name.ends_with("001") {
-        eprintln!("DIAG reconcile {key} in_cache={}", ctx.bots.bots(key.namespace.as_deref().unwrap_or_default()).get(&key.name).is_ok());
-    }
     let ns = key.namespace.as_deref().context("Bot keys are namespaced")?;
     let (bindings, resolution) = resolve(&ctx, ns, &key.name)?;
     update_binding_statuses(&ctx, ns, &bindings, &resolution).await?;
