@@ -26,7 +26,7 @@ use crate::{
     lister::Lister,
     metrics::{InformerKindMetrics, InformerMetrics, PanicSite},
     reflector::{
-        Backoff, Decoded, Delta, ErrorClass, Reflector, TransformFn, Undecodable, decoded_api, is_expired,
+        Backoff, Decoded, Delta, ErrorClass, Omit, Reflector, TransformFn, Undecodable, decoded_watcher, is_expired,
         with_default_watch_timeout,
     },
     store::{IndexFn, Store, Writer},
@@ -211,11 +211,22 @@ pub struct InformerConfig<K> {
     pub transform: Option<TransformFn<K>>,
     /// Where the informer's `reflector_*` / `informer_*` metrics go. Default: `None`.
     pub metrics: Option<InformerKindMetrics>,
+    /// What is left out of every object while it is decoded (never built,
+    /// never cached). Default: [`Omit::default()`], `metadata.managedFields`
+    /// left out; see [`keep_managed_fields`](Self::keep_managed_fields) and
+    /// [`drop_last_applied`](Self::drop_last_applied).
+    pub omit: Omit,
 }
 
 impl<K> Default for InformerConfig<K> {
     fn default() -> Self {
-        Self { watcher: watcher::Config::default(), resync: None, transform: None, metrics: None }
+        Self {
+            watcher: watcher::Config::default(),
+            resync: None,
+            transform: None,
+            metrics: None,
+            omit: Omit::default(),
+        }
     }
 }
 
@@ -226,6 +237,7 @@ impl<K> Clone for InformerConfig<K> {
             resync: self.resync,
             transform: self.transform.clone(),
             metrics: self.metrics.clone(),
+            omit: self.omit,
         }
     }
 }
@@ -237,6 +249,7 @@ impl<K> Debug for InformerConfig<K> {
             .field("resync", &self.resync)
             .field("transform", &self.transform.is_some())
             .field("metrics", &self.metrics)
+            .field("omit", &self.omit)
             .finish()
     }
 }
@@ -274,6 +287,31 @@ impl<K> InformerConfig<K> {
     #[must_use]
     pub fn metrics(mut self, metrics: impl AsRef<InformerMetrics>, kind: impl Into<String>) -> Self {
         self.metrics = Some(metrics.as_ref().for_kind(kind));
+        self
+    }
+
+    /// Caches `metadata.managedFields` too (by default the parser skips it:
+    /// controllers seldom read it, and it is often more than half of an
+    /// object's memory).
+    #[must_use]
+    pub fn keep_managed_fields(mut self) -> Self {
+        self.omit.managed_fields = false;
+        self
+    }
+
+    /// Leaves out the `kubectl.kubernetes.io/last-applied-configuration`
+    /// annotation while decoding (a second copy of the object as JSON text;
+    /// kept by default). Other annotations are kept.
+    #[must_use]
+    pub fn drop_last_applied(mut self) -> Self {
+        self.omit.last_applied = true;
+        self
+    }
+
+    /// Sets what is left out of every object while it is decoded.
+    #[must_use]
+    pub fn omit(mut self, omit: Omit) -> Self {
+        self.omit = omit;
         self
     }
 }
@@ -569,6 +607,7 @@ pub struct SharedIndexInformer<K> {
     api: Api<K>,
     label: Arc<str>,
     watcher_config: watcher::Config,
+    omit: Omit,
     resync: Option<Duration>,
     store: Store<K>,
     dispatch: Arc<Mutex<Dispatch<K>>>,
@@ -610,6 +649,7 @@ where
             api,
             label,
             watcher_config: config.watcher,
+            omit: config.omit,
             resync: config.resync.filter(|p| !p.is_zero()),
             store,
             dispatch: Arc::new(Mutex::new(Dispatch { reflector, listeners: BTreeMap::new(), next_id: 0 })),
@@ -769,7 +809,8 @@ where
     /// unless the [`watcher::Config`] sets one (a dead connection is then
     /// noticed within about 25 s), each object decoded on its own
     /// ([`Decoded`]: an undecodable one is skipped and reported, see
-    /// [`health`](Self::health)), requests without response headers in
+    /// [`health`](Self::health)) leaving out what [`InformerConfig::omit`]
+    /// says, requests without response headers in
     /// [`WATCH_START_TIMEOUT`] / [`LIST_START_TIMEOUT`] abandoned, and a
     /// [`Backoff`] delay after each failure (reset by the next success).
     pub fn run(self: &Arc<Self>) {
@@ -779,8 +820,8 @@ where
         let weak = Arc::downgrade(self);
         let observed = ObservedClient { client: self.api.clone().into_client(), health: self.health.clone() };
         let client = kube::Client::new(observed, self.api.namespace().unwrap_or("default").to_string());
-        let api = decoded_api(&self.api, client);
-        let mut stream = kube::runtime::watcher(api, with_default_watch_timeout(self.watcher_config.clone())).boxed();
+        let mut stream =
+            decoded_watcher(&self.api, client, with_default_watch_timeout(self.watcher_config.clone()), self.omit);
         let mut shutdown = self.shutdown.subscribe();
         let (label, health) = (self.label.clone(), self.health.clone());
         let watch_task = tokio::spawn(async move {

@@ -11,6 +11,9 @@
 //! - [`Decoded`]: each listed or watched object decoded on its own, so one
 //!   object the Rust type cannot represent is skipped and reported, never
 //!   failing the whole list or the watch.
+//! - [`Omit`]: what decoding leaves out (by default `metadata.managedFields`),
+//!   skipped while parsing ([`decode`]) so it is never built, let alone
+//!   cached.
 //! - [`DEFAULT_WATCH_TIMEOUT`]: watches end on the server every ~15-20 s and
 //!   are resumed from the last resourceVersion (no relist); kube's watcher
 //!   gives up on a watch silent for the timeout plus 5 s, so a connection
@@ -243,6 +246,104 @@ fn jitter_seed() -> u64 {
     h.finish()
 }
 
+/// The annotation `kubectl apply` (client-side) writes: the whole applied
+/// manifest again, as JSON text. [`Omit::last_applied`] leaves it out.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// What the informer leaves out of each object while decoding it: parts
+/// controllers do not read, which would otherwise cost memory for every
+/// cached object. They are skipped by the parser ([`decode`]), never built,
+/// so decoding is faster too; the result equals decoding everything and
+/// then clearing them ([`Omit::apply`]).
+///
+/// Default: `managedFields` left out (for ~1 KB objects it is more than half
+/// of their memory; client-go keeps it unless a transform drops it), the
+/// last-applied annotation kept. An informer that must see managedFields (an
+/// apply-ownership tool) opts out with
+/// [`InformerConfig::keep_managed_fields`](crate::informer::InformerConfig::keep_managed_fields)
+/// or [`InformerFactory::keep_managed_fields`](crate::factory::InformerFactory::keep_managed_fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Omit {
+    /// `metadata.managedFields`. Default: `true` (left out).
+    pub managed_fields: bool,
+    /// The [`LAST_APPLIED_ANNOTATION`] of `metadata.annotations` (the other
+    /// annotations are kept). Default: `false` (kept).
+    pub last_applied: bool,
+}
+
+impl Default for Omit {
+    fn default() -> Self {
+        Self { managed_fields: true, last_applied: false }
+    }
+}
+
+impl Omit {
+    /// Leave nothing out: objects as served.
+    pub const NOTHING: Self = Self { managed_fields: false, last_applied: false };
+
+    const MANAGED_FIELDS: u8 = 1;
+    const LAST_APPLIED: u8 = 2;
+
+    const fn bits(self) -> u8 {
+        (self.managed_fields as u8 * Self::MANAGED_FIELDS) | (self.last_applied as u8 * Self::LAST_APPLIED)
+    }
+
+    const fn from_bits(bits: u8) -> Self {
+        Self { managed_fields: bits & Self::MANAGED_FIELDS != 0, last_applied: bits & Self::LAST_APPLIED != 0 }
+    }
+
+    /// Whether nothing is left out.
+    pub fn is_nothing(self) -> bool {
+        self == Self::NOTHING
+    }
+
+    /// Clears what `self` leaves out from an object already decoded: what
+    /// [`decode`] does while parsing, after the fact (an annotation map
+    /// left without entries stays, empty).
+    pub fn apply(self, meta: &mut ObjectMeta) {
+        if self.managed_fields {
+            meta.managed_fields = None;
+        }
+        if self.last_applied
+            && let Some(annotations) = &mut meta.annotations
+        {
+            annotations.remove(LAST_APPLIED_ANNOTATION);
+        }
+    }
+}
+
+/// Decodes one object from JSON, leaving out what `omit` says: the parser
+/// skips those members (validating them as JSON, building nothing), so the
+/// result equals `serde_json::from_str` followed by [`Omit::apply`] on its
+/// metadata, without their allocations.
+///
+/// The members are found by their place: `metadata.managedFields` and
+/// `metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]`
+/// of the top-level object, whatever `K` is (a k8s-openapi type, a derived
+/// custom resource, `DynamicObject`, `PartialObjectMeta`).
+///
+/// ```
+/// use bot_runtime::reflector::{Omit, decode};
+/// use k8s_openapi::api::core::v1::ConfigMap;
+///
+/// let json = r#"{"metadata":{"name":"a","managedFields":[{"manager":"kubectl"}]},"data":{"k":"v"}}"#;
+/// let cm: ConfigMap = decode(json, Omit::default())?;
+/// assert_eq!(cm.metadata.name.as_deref(), Some("a"));
+/// assert!(cm.metadata.managed_fields.is_none());
+/// let served: ConfigMap = decode(json, Omit::NOTHING)?;
+/// assert_eq!(served.metadata.managed_fields.map(|m| m.len()), Some(1));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn decode<K: DeserializeOwned>(json: &str, omit: Omit) -> serde_json::Result<K> {
+    if omit.is_nothing() {
+        return serde_json::from_str(json);
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value = K::deserialize(omitting::Omitting::root(&mut de, omit.bits()))?;
+    de.end()?;
+    Ok(value)
+}
+
 /// One listed or watched object, decoded on its own: `Ok` the object, or
 /// `Err` what is known of an object the Rust type cannot represent (a value
 /// the CRD schema allows but an enum lacks, a newer field's type, ...).
@@ -251,8 +352,18 @@ fn jitter_seed() -> u64 {
 /// whole list (every relist then fails, forever) and is silently dropped
 /// from a watch; reading each item as raw JSON first and decoding it apart
 /// keeps the failure to that object.
+///
+/// `OMIT` is what decoding leaves out, as [`Omit`] bits (0: nothing; see
+/// [`decoded_watcher`], which picks it from an [`Omit`]).
 #[derive(Debug, Clone)]
-pub struct Decoded<K>(pub Result<K, Box<Undecodable>>);
+pub struct Decoded<K, const OMIT: u8 = 0>(pub Result<K, Box<Undecodable>>);
+
+impl<K, const OMIT: u8> Decoded<K, OMIT> {
+    /// The same object, its type no longer saying what was left out.
+    pub fn erase(self) -> Decoded<K> {
+        Decoded(self.0)
+    }
+}
 
 /// An object that could not be decoded: its metadata (when that much
 /// parses) and the decoding error.
@@ -275,16 +386,17 @@ impl Undecodable {
     }
 }
 
-impl<'de, K: DeserializeOwned> Deserialize<'de> for Decoded<K> {
+impl<'de, K: DeserializeOwned, const OMIT: u8> Deserialize<'de> for Decoded<K, OMIT> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
         struct MetadataOnly {
             #[serde(default)]
             metadata: ObjectMeta,
         }
+        let omit = Omit::from_bits(OMIT);
         let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
-        Ok(Self(serde_json::from_str::<K>(raw.get()).map_err(|e| {
-            let metadata = serde_json::from_str::<MetadataOnly>(raw.get()).map(|m| m.metadata).unwrap_or_default();
+        Ok(Self(decode::<K>(raw.get(), omit).map_err(|e| {
+            let metadata = decode::<MetadataOnly>(raw.get(), omit).map(|m| m.metadata).unwrap_or_default();
             Box::new(Undecodable { metadata, error: e.to_string() })
         })))
     }
@@ -297,7 +409,7 @@ pub struct DecodedType {
     pub url: String,
 }
 
-impl<K: Resource> Resource for Decoded<K> {
+impl<K: Resource, const OMIT: u8> Resource for Decoded<K, OMIT> {
     type DynamicType = DecodedType;
     type Scope = DynamicResourceScope;
 
@@ -335,8 +447,294 @@ impl<K: Resource> Resource for Decoded<K> {
 
 /// `api`'s collection (same URL, namespace, client or `client`), read as
 /// [`Decoded`] objects.
-pub fn decoded_api<K: Resource>(api: &Api<K>, client: kube::Client) -> Api<Decoded<K>> {
+pub fn decoded_api<K: Resource, const OMIT: u8>(api: &Api<K>, client: kube::Client) -> Api<Decoded<K, OMIT>> {
     Api::all_with(client, &DecodedType { url: api.resource_url().to_string() })
+}
+
+/// kube's watcher over `api`'s collection through `client`, each object
+/// decoded on its own ([`Decoded`]) leaving out what `omit` says.
+pub fn decoded_watcher<K>(
+    api: &Api<K>,
+    client: kube::Client,
+    config: watcher::Config,
+    omit: Omit,
+) -> BoxStream<'static, Result<watcher::Event<Decoded<K>>, Error>>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    fn watch<K, const OMIT: u8>(
+        api: &Api<K>,
+        client: kube::Client,
+        config: watcher::Config,
+    ) -> BoxStream<'static, Result<watcher::Event<Decoded<K>>, Error>>
+    where
+        K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    {
+        kube::runtime::watcher(decoded_api::<K, OMIT>(api, client), config)
+            .map(|event| {
+                event.map(|event| match event {
+                    watcher::Event::Apply(obj) => watcher::Event::Apply(obj.erase()),
+                    watcher::Event::Delete(obj) => watcher::Event::Delete(obj.erase()),
+                    watcher::Event::Init => watcher::Event::Init,
+                    watcher::Event::InitApply(obj) => watcher::Event::InitApply(obj.erase()),
+                    watcher::Event::InitDone => watcher::Event::InitDone,
+                })
+            })
+            .boxed()
+    }
+    const NOTHING: u8 = Omit::NOTHING.bits();
+    const MANAGED: u8 = Omit { managed_fields: true, last_applied: false }.bits();
+    const APPLIED: u8 = Omit { managed_fields: false, last_applied: true }.bits();
+    const BOTH: u8 = Omit { managed_fields: true, last_applied: true }.bits();
+    match omit.bits() {
+        NOTHING => watch::<K, NOTHING>(api, client, config),
+        MANAGED => watch::<K, MANAGED>(api, client, config),
+        APPLIED => watch::<K, APPLIED>(api, client, config),
+        _ => watch::<K, BOTH>(api, client, config),
+    }
+}
+
+/// The deserializer adapter of [`decode`]: it hands every value to the
+/// inner deserializer unchanged, except that it watches the keys of the
+/// top-level object, of its `metadata` and of `metadata.annotations`, and
+/// skips the members left out (their values read as [`IgnoredAny`]).
+///
+/// [`IgnoredAny`]: serde::de::IgnoredAny
+mod omitting {
+    use std::fmt;
+
+    use serde::de::{
+        self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor,
+        value::{BorrowedStrDeserializer, StringDeserializer},
+    };
+
+    use super::{LAST_APPLIED_ANNOTATION, Omit};
+
+    /// Where in the object a map is.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Level {
+        Root,
+        Metadata,
+        Annotations,
+    }
+
+    /// A deserializer at a watched level.
+    pub(super) struct Omitting<D> {
+        de: D,
+        level: Level,
+        omit: u8,
+    }
+
+    impl<D> Omitting<D> {
+        pub(super) fn root(de: D, omit: u8) -> Self {
+            Self { de, level: Level::Root, omit }
+        }
+    }
+
+    /// Calls the inner deserializer's method with the visitor wrapped, so a
+    /// map (or an option or newtype around one) is seen.
+    macro_rules! wrapped {
+        ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+            fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
+                self.de.$method($($arg,)* Wrap { visitor, level: self.level, omit: self.omit })
+            }
+        )*};
+    }
+
+    /// Calls the inner deserializer's method with the visitor as is (no map
+    /// can follow).
+    macro_rules! forwarded {
+        ($($method:ident($($arg:ident: $ty:ty),*);)*) => {$(
+            fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
+                self.de.$method($($arg,)* visitor)
+            }
+        )*};
+    }
+
+    impl<'de, D: Deserializer<'de>> Deserializer<'de> for Omitting<D> {
+        type Error = D::Error;
+
+        wrapped! {
+            deserialize_any();
+            deserialize_option();
+            deserialize_map();
+            deserialize_newtype_struct(name: &'static str);
+            deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        }
+        forwarded! {
+            deserialize_bool(); deserialize_i8(); deserialize_i16(); deserialize_i32(); deserialize_i64();
+            deserialize_i128(); deserialize_u8(); deserialize_u16(); deserialize_u32(); deserialize_u64();
+            deserialize_u128(); deserialize_f32(); deserialize_f64(); deserialize_char(); deserialize_str();
+            deserialize_string(); deserialize_bytes(); deserialize_byte_buf(); deserialize_unit();
+            deserialize_unit_struct(name: &'static str); deserialize_seq(); deserialize_tuple(len: usize);
+            deserialize_tuple_struct(name: &'static str, len: usize);
+            deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+            deserialize_identifier(); deserialize_ignored_any();
+        }
+
+        fn is_human_readable(&self) -> bool {
+            self.de.is_human_readable()
+        }
+    }
+
+    /// A visitor whose maps are [`Members`].
+    struct Wrap<V> {
+        visitor: V,
+        level: Level,
+        omit: u8,
+    }
+
+    macro_rules! visit {
+        ($($method:ident($ty:ty);)*) => {$(
+            fn $method<E: de::Error>(self, v: $ty) -> Result<Self::Value, E> {
+                self.visitor.$method(v)
+            }
+        )*};
+    }
+
+    impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
+        type Value = V::Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.visitor.expecting(f)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            self.visitor.visit_map(Members { map, level: self.level, omit: self.omit, next: None })
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+            self.visitor.visit_some(Omitting { de, level: self.level, omit: self.omit })
+        }
+
+        fn visit_newtype_struct<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
+            self.visitor.visit_newtype_struct(Omitting { de, level: self.level, omit: self.omit })
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            self.visitor.visit_seq(seq)
+        }
+
+        fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+            self.visitor.visit_enum(data)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            self.visitor.visit_none()
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            self.visitor.visit_unit()
+        }
+
+        visit! {
+            visit_bool(bool); visit_i8(i8); visit_i16(i16); visit_i32(i32); visit_i64(i64); visit_i128(i128);
+            visit_u8(u8); visit_u16(u16); visit_u32(u32); visit_u64(u64); visit_u128(u128);
+            visit_f32(f32); visit_f64(f64); visit_char(char); visit_str(&str); visit_borrowed_str(&'de str);
+            visit_string(String); visit_bytes(&[u8]); visit_borrowed_bytes(&'de [u8]); visit_byte_buf(Vec<u8>);
+        }
+    }
+
+    /// A key as read, borrowed from the input when it has no escapes.
+    enum Key<'de> {
+        Borrowed(&'de str),
+        Owned(String),
+    }
+
+    impl Key<'_> {
+        fn as_str(&self) -> &str {
+            match self {
+                Key::Borrowed(s) => s,
+                Key::Owned(s) => s,
+            }
+        }
+    }
+
+    impl<'de> de::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+            struct KeyVisitor;
+            impl<'de> Visitor<'de> for KeyVisitor {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string key")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key::Borrowed(v))
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key::Owned(v.to_owned()))
+                }
+                fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                    Ok(Key::Owned(v))
+                }
+            }
+            de.deserialize_str(KeyVisitor)
+        }
+    }
+
+    /// The members of a map at `level`: those left out are skipped, and the
+    /// value of a member that leads to a watched level is wrapped.
+    struct Members<A> {
+        map: A,
+        level: Level,
+        omit: u8,
+        /// The level of the value about to be read, if watched.
+        next: Option<Level>,
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Members<A> {
+        type Error = A::Error;
+
+        fn next_key_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error> {
+            loop {
+                let Some(key) = self.map.next_key::<Key<'de>>()? else { return Ok(None) };
+                let (skip, next) = match (self.level, key.as_str()) {
+                    (Level::Root, "metadata") => (false, Some(Level::Metadata)),
+                    (Level::Metadata, "managedFields") => (self.omit & Omit::MANAGED_FIELDS != 0, None),
+                    (Level::Metadata, "annotations") if self.omit & Omit::LAST_APPLIED != 0 => {
+                        (false, Some(Level::Annotations))
+                    }
+                    (Level::Annotations, LAST_APPLIED_ANNOTATION) => (true, None),
+                    _ => (false, None),
+                };
+                if skip {
+                    self.map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                self.next = next;
+                return match key {
+                    Key::Borrowed(s) => seed.deserialize(BorrowedStrDeserializer::new(s)).map(Some),
+                    Key::Owned(s) => seed.deserialize(StringDeserializer::new(s)).map(Some),
+                };
+            }
+        }
+
+        fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
+            match self.next.take() {
+                Some(level) => self.map.next_value_seed(Seed { seed, level, omit: self.omit }),
+                None => self.map.next_value_seed(seed),
+            }
+        }
+
+        fn size_hint(&self) -> Option<usize> {
+            self.map.size_hint()
+        }
+    }
+
+    /// A value at a watched level.
+    struct Seed<S> {
+        seed: S,
+        level: Level,
+        omit: u8,
+    }
+
+    impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Seed<S> {
+        type Value = S::Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<S::Value, D::Error> {
+            self.seed.deserialize(Omitting { de, level: self.level, omit: self.omit })
+        }
+    }
 }
 
 /// Applies watcher events to a [`Store`].
@@ -520,6 +918,246 @@ mod tests {
         assert_eq!(b.failures(), 10);
         b.reset();
         assert!(b.next_delay(ErrorClass::Answered) <= Duration::from_millis(800));
+    }
+
+    /// A JSON value written by hand, so the tests control member order,
+    /// escapes and whitespace.
+    #[derive(Debug, Clone)]
+    enum J {
+        Obj(Vec<(String, J)>),
+        Arr(Vec<J>),
+        Str(String),
+        Num(i64),
+        Bool(bool),
+        Null,
+    }
+
+    /// How [`J`] is written: keys with every character `\u`-escaped, and
+    /// whitespace between tokens.
+    #[derive(Debug, Clone, Copy)]
+    struct Style {
+        escape_keys: bool,
+        spaced: bool,
+    }
+
+    impl J {
+        fn obj(members: impl IntoIterator<Item = (&'static str, J)>) -> J {
+            J::Obj(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        }
+
+        fn strings(map: &BTreeMap<String, String>) -> J {
+            J::Obj(map.iter().map(|(k, v)| (k.clone(), J::Str(v.clone()))).collect())
+        }
+
+        fn write(&self, style: Style, out: &mut String) {
+            let space = if style.spaced { " \n\t" } else { "" };
+            match self {
+                J::Obj(members) => {
+                    out.push('{');
+                    for (i, (k, v)) in members.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(space);
+                        if style.escape_keys {
+                            out.push('"');
+                            for unit in k.encode_utf16() {
+                                out.push_str(&format!("\\u{unit:04x}"));
+                            }
+                            out.push('"');
+                        } else {
+                            out.push_str(&serde_json::to_string(k).unwrap());
+                        }
+                        out.push_str(space);
+                        out.push(':');
+                        v.write(style, out);
+                    }
+                    out.push_str(space);
+                    out.push('}');
+                }
+                J::Arr(items) => {
+                    out.push('[');
+                    for (i, v) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        v.write(style, out);
+                    }
+                    out.push(']');
+                }
+                J::Str(v) => out.push_str(&serde_json::to_string(v).unwrap()),
+                J::Num(n) => out.push_str(&n.to_string()),
+                J::Bool(b) => out.push_str(&b.to_string()),
+                J::Null => out.push_str("null"),
+            }
+        }
+
+        fn text(&self, style: Style) -> String {
+            let mut out = String::new();
+            self.write(style, &mut out);
+            out
+        }
+    }
+
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    /// Any JSON value, nested a few levels (managedFields' `fieldsV1`, a
+    /// custom resource's `spec`).
+    fn any_json() -> impl Strategy<Value = J> {
+        let leaf = prop_oneof![
+            "[a-z:./\"\\\\ é]{0,8}".prop_map(J::Str),
+            any::<i64>().prop_map(J::Num),
+            any::<bool>().prop_map(J::Bool),
+            Just(J::Null),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(J::Arr),
+                proptest::collection::vec(
+                    (
+                        prop_oneof!["[a-z:.]{1,8}", Just("managedFields".to_string()), Just("metadata".to_string())],
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(J::Obj),
+            ]
+        })
+    }
+
+    fn strings(keys: impl Strategy<Value = String>) -> impl Strategy<Value = BTreeMap<String, String>> {
+        proptest::collection::btree_map(keys, "[a-z0-9{}\":,\\\\]{0,12}", 0..4)
+    }
+
+    /// A served object: metadata with or without managedFields, labels and
+    /// annotations (the last-applied one or not), data, and decoys (a
+    /// top-level `managedFields`, a nested `metadata`), members in any
+    /// order, written with or without escaped keys and whitespace.
+    fn served_object() -> impl Strategy<Value = (String, Style)> {
+        let managed_fields = proptest::option::of(proptest::collection::vec(
+            ("[a-z-]{1,10}", prop_oneof![Just("Update"), Just("Apply")], any_json()).prop_map(
+                |(manager, op, fields)| {
+                    J::obj([
+                        ("manager", J::Str(manager)),
+                        ("operation", J::Str(op.into())),
+                        ("apiVersion", J::Str("v1".into())),
+                        ("fieldsType", J::Str("FieldsV1".into())),
+                        ("fieldsV1", fields),
+                        ("time", J::Str("2026-01-02T03:04:05Z".into())),
+                    ])
+                },
+            ),
+            0..3,
+        ));
+        let annotations =
+            (strings("[a-z./-]{1,12}"), proptest::option::of("[{}\":a-z0-9\\\\]{0,40}")).prop_map(|(mut a, last)| {
+                if let Some(last) = last {
+                    a.insert(LAST_APPLIED_ANNOTATION.into(), last);
+                }
+                a
+            });
+        (
+            "[a-z0-9-]{1,12}",
+            strings("[a-z./]{1,10}"),
+            proptest::option::of(annotations),
+            managed_fields,
+            strings("[a-zA-Z0-9._-]{1,8}"),
+            any_json(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<u64>(),
+        )
+            .prop_map(|(name, labels, annotations, managed, data, decoy, escape_keys, spaced, order)| {
+                let mut meta = vec![
+                    ("name", J::Str(name)),
+                    ("namespace", J::Str("ns".into())),
+                    ("resourceVersion", J::Str("42".into())),
+                    ("labels", J::strings(&labels)),
+                ];
+                if let Some(a) = &annotations {
+                    meta.push(("annotations", J::strings(a)));
+                }
+                if let Some(m) = managed {
+                    meta.push(("managedFields", J::Arr(m)));
+                }
+                let mut root = vec![
+                    ("apiVersion", J::Str("v1".into())),
+                    ("kind", J::Str("ConfigMap".into())),
+                    ("data", J::strings(&data)),
+                    ("metadata", J::Null),
+                    ("managedFields", decoy),
+                ];
+                // Members in an order drawn from `order`.
+                let (m, r) = (meta.len() as u64, root.len() as u64);
+                meta.rotate_left((order % m) as usize);
+                root.rotate_left(((order >> 8) % r) as usize);
+                for (_, v) in root.iter_mut().filter(|(k, _)| *k == "metadata") {
+                    *v = J::obj(meta.clone());
+                }
+                (J::obj(root).text(Style { escape_keys, spaced }), Style { escape_keys, spaced })
+            })
+    }
+
+    const OMITS: [Omit; 4] = [
+        Omit::NOTHING,
+        Omit { managed_fields: true, last_applied: false },
+        Omit { managed_fields: false, last_applied: true },
+        Omit { managed_fields: true, last_applied: true },
+    ];
+
+    proptest! {
+        /// Skipping while parsing equals parsing everything, then clearing.
+        #[test]
+        fn decode_equals_parse_then_omit((text, _style) in served_object()) {
+            for omit in OMITS {
+                // A typed object (the decoy top-level managedFields is an unknown field).
+                let mut expected: ConfigMap = serde_json::from_str(&text).unwrap();
+                omit.apply(&mut expected.metadata);
+                let decoded: ConfigMap = decode(&text, omit).unwrap();
+                prop_assert_eq!(&decoded, &expected, "{:?}", omit);
+                // A dynamic one: the decoy and everything else outside metadata is kept.
+                let mut expected: kube::core::DynamicObject = serde_json::from_str(&text).unwrap();
+                omit.apply(&mut expected.metadata);
+                let decoded: kube::core::DynamicObject = decode(&text, omit).unwrap();
+                prop_assert_eq!(&decoded, &expected, "{:?}", omit);
+                prop_assert!(decoded.data.get("managedFields").is_some(), "a top-level managedFields is not metadata's");
+            }
+        }
+    }
+
+    #[test]
+    fn decode_skips_members_but_not_invalid_json() {
+        let text = r#"{"metadata":{"name":"a","managedFields":[{"fieldsV1":{"f:data":{}}},],"labels":{"x":"y"}}}"#;
+        assert!(serde_json::from_str::<ConfigMap>(text).is_err());
+        assert!(decode::<ConfigMap>(text, Omit::default()).is_err(), "skipped members are still validated");
+        let trailing = r#"{"metadata":{"name":"a"}} x"#;
+        assert!(decode::<ConfigMap>(trailing, Omit::default()).is_err());
+        let text = r#"{"metadata":{"name":"a","managedFields":[{"manager":"m"}],"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{}","keep":"1"}}}"#;
+        let lean: ConfigMap = decode(text, Omit { managed_fields: true, last_applied: true }).unwrap();
+        assert_eq!(lean.metadata.managed_fields, None);
+        assert_eq!(lean.metadata.annotations.unwrap().into_iter().collect::<Vec<_>>(), [("keep".into(), "1".into())]);
+    }
+
+    #[test]
+    fn decoded_lists_and_events_omit_what_is_asked() {
+        let list = r#"{"metadata":{"resourceVersion":"9"},"items":[
+            {"metadata":{"name":"a","namespace":"ns","managedFields":[{"manager":"m"}]}},
+            {"metadata":{"name":"b","namespace":"ns","managedFields":[{"manager":"m"}]},"data":{"k":1}}]}"#;
+        const MANAGED: u8 = Omit { managed_fields: true, last_applied: false }.bits();
+        let list: kube::core::ObjectList<Decoded<ConfigMap, MANAGED>> = serde_json::from_str(list).unwrap();
+        let a = list.items[0].0.as_ref().unwrap();
+        assert_eq!(a.metadata.managed_fields, None);
+        let bad = list.items[1].0.as_ref().unwrap_err();
+        assert_eq!(bad.key(), "ns/b");
+        assert_eq!(bad.metadata.managed_fields, None, "the metadata of an undecodable object omits the same");
+        let kept: kube::core::WatchEvent<Decoded<ConfigMap>> = serde_json::from_str(
+            r#"{"type":"ADDED","object":{"metadata":{"name":"a","managedFields":[{"manager":"m"}]}}}"#,
+        )
+        .unwrap();
+        let kube::core::WatchEvent::Added(Decoded(Ok(kept))) = kept else { panic!("{kept:?}") };
+        assert_eq!(kept.metadata.managed_fields.map(|m| m.len()), Some(1), "Decoded<K> omits nothing");
     }
 
     #[test]

@@ -495,3 +495,43 @@ async fn metadata_informer_never_receives_secret_data() -> Result<()> {
     factory.shutdown().await;
     Ok(())
 }
+
+/// By default the parser leaves managedFields out of cached objects (the
+/// server records them); `keep_managed_fields()` keeps them, and
+/// `drop_last_applied()` leaves out the last-applied annotation only.
+#[tokio::test]
+async fn managed_fields_are_left_out_by_default_and_kept_on_request() -> Result<()> {
+    let env = TestEnv::start().await?;
+    let ns = env.namespace();
+    let api: Api<ConfigMap> = Api::namespaced(env.client(), ns);
+    let mut cm = configmap("applied", &[("app", "x")], "1")?;
+    cm.annotations_mut().extend([
+        ("kubectl.kubernetes.io/last-applied-configuration".to_string(), "{}".to_string()),
+        ("keep".into(), "1".into()),
+    ]);
+    let created = api.create(&PostParams::default(), &cm).await?;
+    assert!(!created.managed_fields().is_empty(), "the server records managed fields");
+
+    let cached = |factory: InformerFactory| async move {
+        let informer = factory.informer_for::<ConfigMap>();
+        factory.start();
+        tokio::time::timeout(TIMEOUT, factory.wait_for_cache_sync()).await?;
+        let obj = informer.lister().namespaced(ns).get("applied")?;
+        factory.shutdown().await;
+        anyhow::Ok(obj)
+    };
+    let default = cached(InformerFactory::new(env.client(), None).with_namespace(ns)).await?;
+    assert!(default.metadata.managed_fields.is_none(), "left out by default");
+    assert_eq!(default.annotations().len(), 2, "annotations kept by default");
+    assert_eq!(default.labels(), created.labels());
+    assert_eq!(default.data, created.data);
+
+    let kept = cached(InformerFactory::new(env.client(), None).with_namespace(ns).keep_managed_fields()).await?;
+    assert_eq!(kept.metadata.managed_fields, created.metadata.managed_fields, "kept on request");
+    assert_eq!(*kept, created, "the object as served");
+
+    let lean = cached(InformerFactory::new(env.client(), None).with_namespace(ns).drop_last_applied()).await?;
+    assert!(lean.metadata.managed_fields.is_none());
+    assert_eq!(lean.annotations().keys().collect::<Vec<_>>(), ["keep"], "only the last-applied annotation is left out");
+    Ok(())
+}
