@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     informer::{InformerConfig, SharedIndexInformer},
     metrics::InformerMetrics,
-    reflector::Omit,
+    reflector::{Omit, default_watcher_config},
 };
 
 /// Errors of the informer factory.
@@ -161,8 +161,11 @@ struct Entry {
 /// Cheap to clone (clones share the informers); configure with the `with_*`
 /// builders before the first [`informer_for`](Self::informer_for).
 ///
-/// Defaults: all namespaces, no resync, no transform, kube's
-/// [`watcher::Config`] defaults, and `metadata.managedFields` left out of
+/// Defaults: all namespaces, no resync, no transform, the list/watch options
+/// of [`default_watcher_config`] (kube's, with the initial list streamed:
+/// set `initial_list_strategy` in
+/// [`with_tweak_list_options`](Self::with_tweak_list_options) to list in
+/// pages instead), and `metadata.managedFields` left out of
 /// every cached object while it is decoded ([`Omit`]; opt out with
 /// [`keep_managed_fields`](Self::keep_managed_fields)); the
 /// `kubectl.kubernetes.io/last-applied-configuration` annotation is kept
@@ -301,7 +304,7 @@ impl InformerFactory {
                 .clone();
         }
         let opts = &self.options;
-        let mut watcher_config = watcher::Config::default();
+        let mut watcher_config = default_watcher_config();
         if let Some(tweak) = &opts.tweak {
             tweak(&mut watcher_config);
         }

@@ -26,8 +26,8 @@ use crate::{
     lister::Lister,
     metrics::{InformerKindMetrics, InformerMetrics, PanicSite},
     reflector::{
-        Backoff, Decoded, Delta, ErrorClass, Omit, Reflector, TransformFn, Undecodable, decoded_watcher, is_expired,
-        with_default_watch_timeout,
+        Backoff, Decoded, Delta, ErrorClass, Omit, Reflector, TransformFn, Undecodable, decoded_watcher,
+        default_watcher_config, is_expired, is_streaming_list_refused, with_default_watch_timeout,
     },
     store::{IndexFn, Store, Writer},
 };
@@ -200,7 +200,9 @@ impl From<HandlerRegistration> for HandlerId {
 /// Options of a [`SharedIndexInformer`].
 pub struct InformerConfig<K> {
     /// The list/watch options (selectors, page size, streaming lists, ...).
-    /// Default: [`watcher::Config::default()`] (everything, bookmarks on).
+    /// Default: [`default_watcher_config()`] (everything, bookmarks on, the
+    /// initial list streamed, falling back to list + watch where the
+    /// apiserver refuses that).
     pub watcher: watcher::Config,
     /// Default resync period of handlers added with
     /// [`SharedIndexInformer::add_event_handler`]: every period each such
@@ -220,13 +222,7 @@ pub struct InformerConfig<K> {
 
 impl<K> Default for InformerConfig<K> {
     fn default() -> Self {
-        Self {
-            watcher: watcher::Config::default(),
-            resync: None,
-            transform: None,
-            metrics: None,
-            omit: Omit::default(),
-        }
+        Self { watcher: default_watcher_config(), resync: None, transform: None, metrics: None, omit: Omit::default() }
     }
 }
 
@@ -810,7 +806,8 @@ where
     /// noticed within about 25 s), each object decoded on its own
     /// ([`Decoded`]: an undecodable one is skipped and reported, see
     /// [`health`](Self::health)) leaving out what [`InformerConfig::omit`]
-    /// says, requests without response headers in
+    /// says, a streaming initial list that the apiserver refuses replaced by
+    /// list + watch for the informer's lifetime, requests without response headers in
     /// [`WATCH_START_TIMEOUT`] / [`LIST_START_TIMEOUT`] abandoned, and a
     /// [`Backoff`] delay after each failure (reset by the next success).
     pub fn run(self: &Arc<Self>) {
@@ -820,8 +817,10 @@ where
         let weak = Arc::downgrade(self);
         let observed = ObservedClient { client: self.api.clone().into_client(), health: self.health.clone() };
         let client = kube::Client::new(observed, self.api.namespace().unwrap_or("default").to_string());
-        let mut stream =
-            decoded_watcher(&self.api, client, with_default_watch_timeout(self.watcher_config.clone()), self.omit);
+        let config = with_default_watch_timeout(self.watcher_config.clone());
+        let mut streaming = config.initial_list_strategy == watcher::InitialListStrategy::StreamingList;
+        let mut stream = decoded_watcher(&self.api, client.clone(), config.clone(), self.omit);
+        let (api, omit) = (self.api.clone(), self.omit);
         let mut shutdown = self.shutdown.subscribe();
         let (label, health) = (self.label.clone(), self.health.clone());
         let watch_task = tokio::spawn(async move {
@@ -843,6 +842,19 @@ where
                     Some(Err(e)) if is_expired(&e) => {
                         // 410: kube's watcher relists next, at once.
                         tracing::debug!(informer = %label, "watch expired (410); relisting");
+                    }
+                    Some(Err(e)) if streaming && is_streaming_list_refused(&e) => {
+                        // An apiserver without streaming lists (before v1.27, or
+                        // the WatchList gate off): list + watch from now on.
+                        tracing::info!(
+                            informer = %label,
+                            error = %truncate(&e.to_string(), MAX_ERROR_LEN),
+                            "the apiserver refuses streaming lists; listing and watching instead"
+                        );
+                        streaming = false;
+                        let mut config = config.clone();
+                        config.initial_list_strategy = watcher::InitialListStrategy::ListWatch;
+                        stream = decoded_watcher(&api, client.clone(), config, omit);
                     }
                     Some(Err(e)) => {
                         let error = e.to_string();

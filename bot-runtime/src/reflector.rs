@@ -94,6 +94,37 @@ pub type Error = watcher::Error;
 /// 25 s, where kube's default of 290 s left the cache stale for ~5 minutes.
 pub const DEFAULT_WATCH_TIMEOUT: std::ops::RangeInclusive<u32> = 15..=20;
 
+/// The informer's default list/watch options: kube's
+/// [`watcher::Config::default()`] (everything, bookmarks on), except that
+/// the initial list is streamed ([`streaming_lists`](watcher::Config::streaming_lists),
+/// client-go's default since v1.35): a watch with `sendInitialEvents=true`
+/// that the apiserver answers from its watch cache, object by object,
+/// instead of pages of 500 read one after the other. Against the local
+/// v1.36 control plane it syncs 10,000 ConfigMaps 3 to 4 times faster than
+/// paging (docs/benchmarks.md), and it never holds a page of objects twice.
+///
+/// Apiservers before v1.27, or with the `WatchList` feature gate off,
+/// refuse such a watch (422); the informer then lists and watches the old
+/// way ([`is_streaming_list_refused`]). To list the old way from the
+/// start, set `initial_list_strategy` to
+/// [`ListWatch`](watcher::InitialListStrategy::ListWatch) (e.g. in a
+/// factory's `with_tweak_list_options`).
+pub fn default_watcher_config() -> watcher::Config {
+    watcher::Config::default().streaming_lists()
+}
+
+/// Whether `error` is the apiserver refusing a streaming list: a watch with
+/// `sendInitialEvents` answered 422 or 400 (before v1.27 `resourceVersionMatch`
+/// is forbidden on watches; v1.27 to v1.31 forbid `sendInitialEvents` while
+/// the `WatchList` gate is off).
+pub fn is_streaming_list_refused(error: &Error) -> bool {
+    match error {
+        watcher::Error::WatchStartFailed(kube::Error::Api(status)) => matches!(status.code, 400 | 422),
+        watcher::Error::WatchError(status) => matches!(status.code, 400 | 422),
+        _ => false,
+    }
+}
+
 /// `config` with a server-side watch timeout drawn from
 /// [`DEFAULT_WATCH_TIMEOUT`] when it sets none.
 pub fn with_default_watch_timeout(mut config: watcher::Config) -> watcher::Config {

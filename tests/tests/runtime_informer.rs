@@ -535,3 +535,50 @@ async fn managed_fields_are_left_out_by_default_and_kept_on_request() -> Result<
     assert_eq!(lean.annotations().keys().collect::<Vec<_>>(), ["keep"], "only the last-applied annotation is left out");
     Ok(())
 }
+
+/// The initial list is streamed by default (one watch with
+/// `sendInitialEvents`, no LIST); an apiserver that refuses that (422, as
+/// before v1.27 or with the WatchList gate off) gets list + watch instead.
+#[tokio::test]
+async fn the_initial_list_is_streamed_and_falls_back_to_list_and_watch() -> Result<()> {
+    use bot_runtime::fake::{FakeCluster, status};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let objects = [configmap("a", &[], "1")?, configmap("b", &[], "2")?].map(|mut c| {
+        c.metadata.namespace = Some("ns".into());
+        c
+    });
+    let streamed = FakeCluster::new().with_objects(objects.clone());
+    let factory = InformerFactory::new(streamed.client(), None).with_namespace("ns");
+    let informer = factory.informer_for::<ConfigMap>();
+    factory.start();
+    tokio::time::timeout(TIMEOUT, factory.wait_for_cache_sync()).await?;
+    assert_eq!(informer.store().len(), 2);
+    let verbs: Vec<String> = streamed.actions().into_iter().map(|a| a.verb).collect();
+    assert!(!verbs.contains(&"list".to_string()), "streamed, not listed: {verbs:?}");
+    factory.shutdown().await;
+
+    // Watches are refused until the informer lists.
+    let old = FakeCluster::new().with_objects(objects);
+    let listed = Arc::new(AtomicBool::new(false));
+    let seen = listed.clone();
+    old.prepend_reactor("list", "configmaps", move |_| {
+        seen.store(true, Ordering::SeqCst);
+        None
+    });
+    let seen = listed.clone();
+    old.prepend_reactor("watch", "configmaps", move |_| {
+        let forbidden = "sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled";
+        (!seen.load(Ordering::SeqCst))
+            .then(|| Err(status::invalid("ConfigMap", "", "sendInitialEvents", "FieldValueForbidden", forbidden)))
+    });
+    let factory = InformerFactory::new(old.client(), None).with_namespace("ns");
+    let informer = factory.informer_for::<ConfigMap>();
+    factory.start();
+    tokio::time::timeout(TIMEOUT, factory.wait_for_cache_sync()).await.context("synced by list + watch")?;
+    assert_eq!(informer.store().len(), 2);
+    assert!(listed.load(Ordering::SeqCst));
+    assert!(informer.health().is_healthy(), "{:?}", informer.health());
+    factory.shutdown().await;
+    Ok(())
+}
