@@ -8,7 +8,7 @@ mod query;
 use std::{collections::BTreeSet, fmt, str::FromStr, sync::Arc};
 
 use kube::Resource;
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockWriteGuard};
 
 use self::inner::Inner;
 use crate::selector::{FieldSelector, LabelSelector, Operator};
@@ -281,6 +281,8 @@ impl<K: Resource + 'static> Writer<K> {
                     Some(old) => Change::Updated { old, new: new.clone() },
                 });
             }
+            // Hand the lock to waiting readers rather than taking it again at once.
+            RwLockWriteGuard::unlock_fair(inner);
         }
         for batch in removed.chunks(REPLACE_BATCH) {
             let mut inner = self.store.inner.write();
@@ -292,6 +294,7 @@ impl<K: Resource + 'static> Writer<K> {
                     changes.push(Change::Removed(seen.clone()));
                 }
             }
+            RwLockWriteGuard::unlock_fair(inner);
         }
         changes
     }
