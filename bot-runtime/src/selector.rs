@@ -612,6 +612,29 @@ impl fmt::Display for LabelSelector {
     }
 }
 
+/// List and watch parameters selecting what `selector` selects (the API
+/// server applies it), as the clientsets take them:
+///
+/// ```no_run
+/// # async fn demo(api: kube::Api<k8s_openapi::api::core::v1::ConfigMap>) -> Result<(), Box<dyn std::error::Error>> {
+/// use bot_runtime::selector::LabelSelector;
+/// let selector: LabelSelector = "app in (a,b),!legacy".parse()?;
+/// let listed = api.list(&(&selector).into()).await?;
+/// # Ok(()) }
+/// ```
+impl From<&LabelSelector> for kube::api::ListParams {
+    fn from(selector: &LabelSelector) -> Self {
+        kube::api::ListParams::default().labels(&selector.to_string())
+    }
+}
+
+/// As `From<&LabelSelector>`, for a field selector.
+impl From<&FieldSelector> for kube::api::ListParams {
+    fn from(selector: &FieldSelector) -> Self {
+        kube::api::ListParams::default().fields(&selector.to_string())
+    }
+}
+
 impl From<Selector> for LabelSelector {
     /// kube-core's selector, sorted by key. Its expressions are taken as
     /// they are, not validated (as client-go's `SelectorFromValidatedSet`):
@@ -1296,6 +1319,14 @@ impl fmt::Display for FieldSelector {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn list_params_carry_the_canonical_form() {
+        let labels: LabelSelector = "tier!=db, app in (b,a)".parse().unwrap();
+        let fields: FieldSelector = "metadata.name=x".parse().unwrap();
+        assert_eq!(kube::api::ListParams::from(&labels).label_selector.as_deref(), Some("app in (a,b),tier!=db"));
+        assert_eq!(kube::api::ListParams::from(&fields).field_selector.as_deref(), Some("metadata.name=x"));
+    }
+
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     use super::*;
