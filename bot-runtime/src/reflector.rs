@@ -768,6 +768,22 @@ mod omitting {
     }
 }
 
+/// Gives back the spare capacity of the metadata's lists before an object
+/// is cached: serde grows a `Vec` to 4 elements on its first push, so a
+/// list of one managedFields entry holds room for four (704 B instead of
+/// 176), one owner reference room for four (4 x 112 B).
+fn shrink_metadata(meta: &mut ObjectMeta) {
+    if let Some(v) = &mut meta.managed_fields {
+        v.shrink_to_fit();
+    }
+    if let Some(v) = &mut meta.owner_references {
+        v.shrink_to_fit();
+    }
+    if let Some(v) = &mut meta.finalizers {
+        v.shrink_to_fit();
+    }
+}
+
 /// Applies watcher events to a [`Store`].
 ///
 /// During a (re)list the listed objects are buffered and swapped in
@@ -816,6 +832,7 @@ impl<K: Resource + 'static> Reflector<K> {
     }
 
     fn transformed(&self, mut obj: K) -> K {
+        shrink_metadata(obj.meta_mut());
         if let Some(t) = &self.transform {
             t(&mut obj);
         }
@@ -1156,6 +1173,23 @@ mod tests {
                 prop_assert!(decoded.data.get("managedFields").is_some(), "a top-level managedFields is not metadata's");
             }
         }
+    }
+
+    #[test]
+    fn cached_metadata_lists_hold_no_spare_capacity() {
+        let text = r#"{"metadata":{"name":"a","namespace":"ns","managedFields":[{"manager":"m"}],
+            "ownerReferences":[{"apiVersion":"v1","kind":"K","name":"o","uid":"u"}],"finalizers":["f"]}}"#;
+        let parsed: ConfigMap = decode(text, Omit::NOTHING).unwrap();
+        assert!(parsed.metadata.managed_fields.as_ref().unwrap().capacity() > 1, "serde leaves room to grow");
+        let writer = Writer::<ConfigMap>::new();
+        let store = writer.as_reader();
+        let mut r = Reflector::new(writer, None);
+        r.apply(Event::Apply(parsed));
+        let cached = store.get_by(Some("ns"), "a").unwrap();
+        let meta = &cached.metadata;
+        assert_eq!(meta.managed_fields.as_ref().map(Vec::capacity), Some(1));
+        assert_eq!(meta.owner_references.as_ref().map(Vec::capacity), Some(1));
+        assert_eq!(meta.finalizers.as_ref().map(Vec::capacity), Some(1));
     }
 
     #[test]
