@@ -48,6 +48,17 @@ chaos: testenv
 demo: testenv
 	KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) ./examples/demo.sh
 
+## bench-informer: informer initial sync time and memory per cached object at 10,000 and 50,000
+## ConfigMaps (tests/benches/informer.rs), bot-runtime beside client-go (tests/testenv/bench/informer)
+## and kube-rs, each measured in fresh processes in the same run; results in docs/benchmarks.md.
+## INFORMER_BENCH_ARGS: the sizes; BENCH_RUNS: processes per figure (median; default 5).
+.PHONY: bench-informer
+INFORMER_BENCH_ARGS ?= 10000 50000
+bench-informer: testenv
+	cd tests/testenv && go build -trimpath -o ../../$(TESTENV_DIR)/informer-bench ./bench/informer
+	KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) INFORMER_BENCH_GO=$(abspath $(TESTENV_DIR)/informer-bench) \
+		cargo bench -p bot-tests --bench informer -- $(INFORMER_BENCH_ARGS)
+
 ## bless: regenerate golden files (generated code, CRD manifest, UI test stderr); review the diff.
 bless: testenv
 	BLESS=1 TRYBUILD=overwrite KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) \
