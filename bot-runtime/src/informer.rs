@@ -218,11 +218,26 @@ pub struct InformerConfig<K> {
     /// left out; see [`keep_managed_fields`](Self::keep_managed_fields) and
     /// [`drop_last_applied`](Self::drop_last_applied).
     pub omit: Omit,
+    /// Called once per object and resourceVersion that cannot be decoded
+    /// (when the warning is logged). Default: `None`. See
+    /// [`on_undecodable`](Self::on_undecodable).
+    pub on_undecodable: Option<UndecodableFn>,
 }
+
+/// A hook called with an object an informer cannot decode
+/// ([`InformerConfig::on_undecodable`], [`SharedIndexInformer::on_undecodable`]).
+pub type UndecodableFn = Arc<dyn Fn(&Undecodable) + Send + Sync>;
 
 impl<K> Default for InformerConfig<K> {
     fn default() -> Self {
-        Self { watcher: default_watcher_config(), resync: None, transform: None, metrics: None, omit: Omit::default() }
+        Self {
+            watcher: default_watcher_config(),
+            resync: None,
+            transform: None,
+            metrics: None,
+            omit: Omit::default(),
+            on_undecodable: None,
+        }
     }
 }
 
@@ -234,6 +249,7 @@ impl<K> Clone for InformerConfig<K> {
             transform: self.transform.clone(),
             metrics: self.metrics.clone(),
             omit: self.omit,
+            on_undecodable: self.on_undecodable.clone(),
         }
     }
 }
@@ -246,6 +262,7 @@ impl<K> Debug for InformerConfig<K> {
             .field("transform", &self.transform.is_some())
             .field("metrics", &self.metrics)
             .field("omit", &self.omit)
+            .field("on_undecodable", &self.on_undecodable.is_some())
             .finish()
     }
 }
@@ -308,6 +325,28 @@ impl<K> InformerConfig<K> {
     #[must_use]
     pub fn omit(mut self, omit: Omit) -> Self {
         self.omit = omit;
+        self
+    }
+
+    /// Calls `f` with each object that cannot be decoded, once per object
+    /// and resourceVersion (when the informer logs its warning; a new
+    /// version that still cannot be decoded is reported again), e.g. to
+    /// record a Kubernetes Event about it: the [`Undecodable`] carries the
+    /// object's metadata (name, namespace, uid) and the decoding error.
+    ///
+    /// `f` runs on the informer's watch task: keep it short and never
+    /// block (spawn the work); a panic in it is caught and logged.
+    ///
+    /// ```
+    /// # use bot_runtime::informer::InformerConfig;
+    /// # use k8s_openapi::api::core::v1::ConfigMap;
+    /// let config = InformerConfig::<ConfigMap>::new().on_undecodable(|bad| {
+    ///     eprintln!("cannot read {}: {}", bad.key(), bad.error);
+    /// });
+    /// ```
+    #[must_use]
+    pub fn on_undecodable(mut self, f: impl Fn(&Undecodable) + Send + Sync + 'static) -> Self {
+        self.on_undecodable = Some(Arc::new(f));
         self
     }
 }
@@ -616,6 +655,8 @@ pub struct SharedIndexInformer<K> {
     health: Arc<HealthState>,
     /// Undecodable objects by key, with the resourceVersion last warned about.
     undecodable: Mutex<HashMap<String, String>>,
+    /// Called when an undecodable object is warned about.
+    undecodable_hooks: Mutex<Vec<UndecodableFn>>,
 }
 
 impl<K: Resource> Debug for SharedIndexInformer<K> {
@@ -657,6 +698,7 @@ where
             health: Arc::new(HealthState::new(config.metrics.clone())),
             metrics: config.metrics,
             undecodable: Mutex::new(HashMap::new()),
+            undecodable_hooks: Mutex::new(config.on_undecodable.into_iter().collect()),
         }
     }
 
@@ -987,7 +1029,24 @@ where
                 "object cannot be decoded; skipped (the cache keeps its last decodable state, if any)"
             );
             undecodable.insert(key, rv);
+            drop(undecodable);
+            // Outside the lock: a hook may ask for `health()`.
+            let hooks = self.undecodable_hooks.lock().clone();
+            for hook in hooks {
+                if std::panic::catch_unwind(AssertUnwindSafe(|| hook(bad))).is_err() {
+                    tracing::error!(informer = %self.label, object = %bad.key(), "an on_undecodable hook panicked");
+                }
+            }
         }
+    }
+
+    /// Adds a hook called with each object that cannot be decoded, once per
+    /// object and resourceVersion, as
+    /// [`InformerConfig::on_undecodable`] does: for an informer made by a
+    /// factory. Objects already reported are not reported to it again, so
+    /// add it before the informer starts.
+    pub fn on_undecodable(&self, f: impl Fn(&Undecodable) + Send + Sync + 'static) {
+        self.undecodable_hooks.lock().push(Arc::new(f));
     }
 
     /// Alias of [`run`](Self::run).
@@ -1328,5 +1387,31 @@ mod tests {
         assert!(inf.wait_for_sync().await, "it had synced before the shutdown");
         inf.run();
         assert!(!inf.is_started(), "no restart after shutdown");
+    }
+
+    /// The hooks see each undecodable object once per resourceVersion
+    /// (the warning's dedup), a panicking hook included, and the config's
+    /// hook and one added later both run.
+    #[tokio::test]
+    async fn on_undecodable_hooks_run_once_per_object_and_resource_version() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (a, b) = (seen.clone(), seen.clone());
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let config = InformerConfig::new().on_undecodable(move |bad: &Undecodable| {
+            a.lock().push(format!("config {} {}", bad.key(), bad.metadata.resource_version.clone().unwrap_or_default()))
+        });
+        let inf = SharedIndexInformer::<ConfigMap>::new(Api::namespaced(client, "ns"), config);
+        inf.on_undecodable(|_| panic!("a broken hook"));
+        inf.on_undecodable(move |bad| b.lock().push(format!("added {}", bad.key())));
+        let bad = |rv: &str| {
+            let metadata = cm("bad", rv).metadata;
+            Event::Apply(Decoded(Err(Box::new(Undecodable { metadata, error: "unknown variant".into() }))))
+        };
+        for event in [bad("1"), bad("1"), bad("2")] {
+            inf.process_decoded(event);
+        }
+        assert_eq!(*seen.lock(), ["config ns/bad 1", "added ns/bad", "config ns/bad 2", "added ns/bad"]);
+        assert_eq!(inf.health().undecodable, 1);
     }
 }
