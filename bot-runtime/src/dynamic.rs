@@ -329,7 +329,7 @@ impl DynamicInformerFactory {
     }
 
     fn informer_config(&self, resource: &ApiResource) -> InformerConfig<DynamicObject> {
-        let mut watcher_config = watcher::Config::default();
+        let mut watcher_config = crate::reflector::default_watcher_config();
         if let Some(tweak) = &self.tweak {
             tweak(&mut watcher_config);
         }

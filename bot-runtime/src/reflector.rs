@@ -786,9 +786,10 @@ fn shrink_metadata(meta: &mut ObjectMeta) {
 
 /// Applies watcher events to a [`Store`].
 ///
-/// During a (re)list the listed objects are buffered and swapped in
-/// atomically at `InitDone`, so readers never see a half-listed cache; the
-/// swap yields `Added`/`Updated`/`Deleted { final_state_unknown: true }`
+/// During a (re)list the listed objects are buffered (each in its `Arc`
+/// as it arrives) and written at `InitDone` ([`Writer::replace_arcs`]:
+/// only what changed, in batches, so readers are never blocked for the
+/// whole list and never see an object half-written); this yields `Added`/`Updated`/`Deleted { final_state_unknown: true }`
 /// deltas against what was cached before. The store is marked synced after
 /// the first `InitDone`.
 ///
@@ -797,7 +798,7 @@ fn shrink_metadata(meta: &mut ObjectMeta) {
 pub struct Reflector<K> {
     writer: Writer<K>,
     transform: Option<TransformFn<K>>,
-    buffer: Option<Vec<K>>,
+    buffer: Option<Vec<Arc<K>>>,
 }
 
 impl<K> Debug for Reflector<K> {
@@ -847,7 +848,7 @@ impl<K: Resource + 'static> Reflector<K> {
                 Vec::new()
             }
             watcher::Event::InitApply(obj) => {
-                let obj = self.transformed(obj);
+                let obj = Arc::new(self.transformed(obj));
                 self.buffer.get_or_insert_with(Vec::new).push(obj);
                 Vec::new()
             }
@@ -855,7 +856,7 @@ impl<K: Resource + 'static> Reflector<K> {
                 let listed = self.buffer.take().unwrap_or_default();
                 let initial = !self.writer.has_synced();
                 let mut deltas = Vec::new();
-                for change in self.writer.replace(listed) {
+                for change in self.writer.replace_arcs(listed) {
                     deltas.push(match change {
                         Change::Added(obj) => Delta::Added { obj, is_in_initial_list: initial },
                         Change::Updated { old, new } => Delta::Updated { old, new },

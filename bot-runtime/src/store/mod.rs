@@ -271,6 +271,13 @@ impl<K: Resource + 'static> Writer<K> {
     /// [`take_index_failures`](Self::take_index_failures)), so one bad
     /// object can neither fail the list nor go missing.
     pub fn replace(&self, objects: Vec<K>) -> Vec<Change<K>> {
+        self.replace_arcs(objects.into_iter().map(Arc::new).collect())
+    }
+
+    /// As [`replace`](Self::replace), for objects already in `Arc`s (the
+    /// reflector wraps each listed object as it arrives, so a list is never
+    /// held twice: once inline in a `Vec<K>`, once in the cache).
+    pub fn replace_arcs(&self, objects: Vec<Arc<K>>) -> Vec<Change<K>> {
         let (writes, removed) = self.diff(objects);
         let mut changes = Vec::with_capacity(writes.len() + removed.len());
         for batch in writes.chunks(REPLACE_BATCH) {
@@ -302,7 +309,7 @@ impl<K: Resource + 'static> Writer<K> {
     /// What a relist changes: the objects to write (new or of another
     /// resourceVersion) and the cached objects absent from the list.
     #[allow(clippy::type_complexity)]
-    fn diff(&self, objects: Vec<K>) -> (Vec<Arc<K>>, Vec<(ObjectKey, Arc<K>)>) {
+    fn diff(&self, objects: Vec<Arc<K>>) -> (Vec<Arc<K>>, Vec<(ObjectKey, Arc<K>)>) {
         let inner = self.store.inner.read();
         let mut listed = vec![false; inner.capacity()];
         let mut writes = Vec::new();
@@ -316,7 +323,7 @@ impl<K: Resource + 'static> Writer<K> {
                     continue;
                 }
             }
-            writes.push(Arc::new(obj));
+            writes.push(obj);
         }
         let removed =
             inner.iter().filter(|(id, _)| !listed[*id as usize]).map(|(_, s)| (s.key.clone(), s.obj.clone())).collect();
