@@ -67,7 +67,9 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
-    let client = kube::Client::try_default().await.context("building a client from the kubeconfig")?;
+    // A 30 s read timeout (bot_operator::client_config says why it is safe with watches).
+    let kube_config = kube::Config::infer().await.context("reading the kubeconfig (or the in-cluster config)")?;
+    let client = kube::Client::try_from(bot_operator::client_config(kube_config)).context("building a client")?;
     if leader_election {
         let namespace = lease_namespace
             .or_else(|| std::env::var("POD_NAMESPACE").ok().filter(|ns| !ns.is_empty()))
