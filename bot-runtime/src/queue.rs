@@ -10,15 +10,28 @@
 //!   ([`WorkQueue::add_with_priority`]); an item added again at a higher
 //!   priority is promoted.
 //! - Metrics: [`WorkQueue::with_metrics`] (client-go's `workqueue_*`).
+//!
+//! The hot path (docs/benchmarks.md, measured against client-go's
+//! workqueue): each distinct item is stored once, in a slab of 64-byte slots
+//! that are both client-go's dirty and processing sets, found through a
+//! foldhash-keyed table of slot numbers; the priority lanes hold
+//! `(slot, sequence)` pairs, not items. An item is hashed before the lock is
+//! taken and cloned once, when a worker takes it ([`WorkQueue::add_ref`]
+//! clones only an item the queue does not hold yet; an owned item is moved
+//! in, or dropped after the lock is released). One waiting getter is woken
+//! per item made available, none when no getter waits; `done` wakes no one
+//! unless it re-queues the item or ends a draining shutdown.
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    borrow::Cow,
+    collections::{BTreeMap, VecDeque},
     fmt::Debug,
-    hash::Hash,
+    hash::{BuildHasher, Hash},
     sync::{Arc, OnceLock, Weak},
     time::Duration,
 };
 
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use parking_lot::Mutex;
 use tokio::{sync::Notify, task::JoinHandle, time::Instant};
 
@@ -66,7 +79,11 @@ impl<T: Eq + Hash + Clone + Send + Sync> RateLimiter<T> for ItemExponentialRateL
         self.base.checked_mul(factor).map_or(self.max, |d| d.min(self.max))
     }
     fn forget(&self, item: &T) {
-        self.failures.lock().remove(item);
+        // Called after every successful reconcile: no hashing when nothing failed.
+        let mut failures = self.failures.lock();
+        if !failures.is_empty() {
+            failures.remove(item);
+        }
     }
     fn num_requeues(&self, item: &T) -> u32 {
         self.failures.lock().get(item).copied().unwrap_or(0)
@@ -174,13 +191,28 @@ impl Priority {
     }
 }
 
-/// A queued (or re-added while processing) item.
-#[derive(Clone, Copy)]
-struct Entry {
-    priority: Priority,
-    /// Matches the one lane entry that is live; others are stale (promoted).
+/// One distinct item the queue holds: queued, being processed, or both
+/// (re-added while processing). Client-go's dirty and processing sets in one
+/// slab, so the item is stored (and compared) once; 64 bytes for an
+/// [`ObjectKey`](crate::ObjectKey), so a look-up touches one cache line
+/// besides the item's own heap data.
+struct Slot<T> {
+    item: T,
+    /// The sequence number of the live lane entry while queued.
     seq: u64,
-    added: Instant,
+    priority: Priority,
+    /// Queued, or re-added while processing (client-go's dirty set).
+    queued: bool,
+    /// Handed out and not done yet (client-go's processing set).
+    processing: bool,
+}
+
+/// When a slot's item was queued and taken; kept only when the queue has
+/// metrics, beside the slots so that the hot path does not load them.
+#[derive(Clone, Copy, Default)]
+struct Times {
+    added: Option<Instant>,
+    started: Option<Instant>,
 }
 
 /// Items waiting for a delay, in one ordered structure served by one timer task.
@@ -190,14 +222,25 @@ struct Delayed<T> {
 }
 
 struct State<T> {
-    /// One FIFO per priority; an entry is live iff `dirty` holds its `seq`.
-    lanes: [VecDeque<(T, u64)>; 3],
-    /// Items queued or re-added while processing (client-go's dirty set).
-    dirty: HashMap<T, Entry>,
-    /// Items handed out and not done yet, with when they were taken.
-    processing: HashMap<T, Instant>,
+    /// One FIFO per priority of `(slot, seq)`; an entry is live iff the
+    /// slot is queued with that `seq` (promotions and slot reuse leave
+    /// stale entries, skipped when taken).
+    lanes: [VecDeque<(usize, u64)>; 3],
+    /// The slots of the items, by hash.
+    index: HashTable<usize>,
+    /// `None`: free (listed in `free`).
+    slots: Vec<Option<Slot<T>>>,
+    /// Parallel to `slots`; written only when the queue has metrics.
+    times: Vec<Times>,
+    free: Vec<usize>,
+    /// The queue's hasher, for growing `index`.
+    hasher: DefaultHashBuilder,
     /// Live lane entries (the depth).
     queued: usize,
+    /// Slots being processed.
+    processing: usize,
+    /// Getters waiting for an item.
+    waiting: usize,
     next_seq: u64,
     delayed: Delayed<T>,
     timer: Option<JoinHandle<()>>,
@@ -206,6 +249,8 @@ struct State<T> {
 
 struct Inner<T> {
     state: Mutex<State<T>>,
+    /// Hashes items before the state lock is taken (the same seed as `State::hasher`).
+    hasher: DefaultHashBuilder,
     /// Wakes `get` callers.
     items: Notify,
     /// Wakes `shutdown_with_drain` when processing becomes empty.
@@ -223,43 +268,105 @@ impl<T> Drop for Inner<T> {
     }
 }
 
-impl<T: Clone + Eq + Hash> State<T> {
-    /// Queues `item` at `priority` (or promotes it); whether a getter should be woken.
-    fn add(&mut self, item: T, priority: Priority, metrics: Option<&QueueHandles>) -> bool {
-        if self.shutting_down {
-            return false;
+impl<T: Hash> Inner<T> {
+    fn hash(&self, item: &T) -> u64 {
+        self.hasher.hash_one(item)
+    }
+
+    /// Wakes up to `items` waiting getters (after the state lock is released).
+    fn wake(&self, items: usize) {
+        for _ in 0..items {
+            self.items.notify_one();
         }
-        let seq = self.next_seq;
-        match self.dirty.get_mut(&item) {
-            Some(entry) if entry.priority >= priority => false,
-            Some(entry) => {
-                // Promote: the old lane entry goes stale.
-                entry.priority = priority;
-                entry.seq = seq;
-                self.next_seq += 1;
-                if self.processing.contains_key(&item) {
-                    return false;
-                }
-                self.lanes[priority.lane()].push_back((item, seq));
-                true
-            }
-            None => {
-                self.next_seq += 1;
-                self.dirty.insert(item.clone(), Entry { priority, seq, added: Instant::now() });
-                if let Some(m) = metrics {
-                    m.adds.inc();
-                }
-                if self.processing.contains_key(&item) {
-                    return false;
-                }
-                self.push_live(item, priority, seq, metrics);
-                true
-            }
+    }
+}
+
+impl<T: Clone + Eq + Hash> State<T> {
+    fn new(hasher: DefaultHashBuilder) -> Self {
+        Self {
+            lanes: Default::default(),
+            index: HashTable::new(),
+            slots: Vec::new(),
+            times: Vec::new(),
+            free: Vec::new(),
+            hasher,
+            queued: 0,
+            processing: 0,
+            waiting: 0,
+            next_seq: 0,
+            delayed: Delayed { by_time: BTreeMap::new(), by_item: HashMap::default() },
+            timer: None,
+            shutting_down: false,
         }
     }
 
-    fn push_live(&mut self, item: T, priority: Priority, seq: u64, metrics: Option<&QueueHandles>) {
-        self.lanes[priority.lane()].push_back((item, seq));
+    /// The slot holding `item`.
+    fn find(&self, hash: u64, item: &T) -> Option<usize> {
+        let slots = &self.slots;
+        self.index.find(hash, |&id| slots[id].as_ref().is_some_and(|s| s.item == *item)).copied()
+    }
+
+    /// Queues `item` at `priority` (or promotes it); how many getters to
+    /// wake, and `item` back unless it was stored (for the caller to drop
+    /// after releasing the lock).
+    fn add<'a>(
+        &mut self,
+        hash: u64,
+        item: Cow<'a, T>,
+        priority: Priority,
+        metrics: Option<&QueueHandles>,
+    ) -> (usize, Option<Cow<'a, T>>) {
+        if self.shutting_down {
+            return (0, Some(item));
+        }
+        let seq = self.next_seq;
+        // An add that is not a promotion: counted, and timed for the metrics.
+        let counted = || {
+            metrics.map(|m| {
+                m.adds.inc();
+                Instant::now()
+            })
+        };
+        let Some(id) = self.find(hash, &item) else {
+            self.next_seq += 1;
+            let slot = Slot { item: item.into_owned(), seq, priority, queued: true, processing: false };
+            let id = match self.free.pop() {
+                Some(id) => {
+                    self.slots[id] = Some(slot);
+                    id
+                }
+                None => {
+                    self.slots.push(Some(slot));
+                    self.times.push(Times::default());
+                    self.slots.len() - 1
+                }
+            };
+            self.times[id] = Times { added: counted(), started: None };
+            let (slots, hasher) = (&self.slots, &self.hasher);
+            self.index.insert_unique(hash, id, |&id| slots[id].as_ref().map_or(0, |s| hasher.hash_one(&s.item)));
+            self.push_live(id, priority, seq, metrics);
+            return (self.waiting.min(1), None);
+        };
+        let Some(slot) = self.slots[id].as_mut() else { return (0, Some(item)) };
+        if !slot.queued {
+            // Being processed: queued again after `done`.
+            self.next_seq += 1;
+            (slot.queued, slot.seq, slot.priority) = (true, seq, priority);
+            self.times[id].added = counted();
+        } else if slot.priority < priority {
+            // Promote: the old lane entry goes stale. Still one item: the
+            // getter woken for it, if any, takes it.
+            self.next_seq += 1;
+            (slot.seq, slot.priority) = (seq, priority);
+            if !slot.processing {
+                self.lanes[priority.lane()].push_back((id, seq));
+            }
+        }
+        (0, Some(item))
+    }
+
+    fn push_live(&mut self, id: usize, priority: Priority, seq: u64, metrics: Option<&QueueHandles>) {
+        self.lanes[priority.lane()].push_back((id, seq));
         self.queued += 1;
         if let Some(m) = metrics {
             m.depth.inc();
@@ -269,37 +376,84 @@ impl<T: Clone + Eq + Hash> State<T> {
     /// The next live item, highest priority first, now marked processing.
     fn take(&mut self, metrics: Option<&QueueHandles>) -> Option<(T, Priority)> {
         for priority in Priority::ALL.into_iter().rev() {
-            while let Some((item, seq)) = self.lanes[priority.lane()].pop_front() {
-                let live = self.dirty.get(&item).is_some_and(|e| e.seq == seq);
-                if !live {
-                    continue;
-                }
-                let entry = self.dirty.remove(&item).expect("checked above");
-                let now = Instant::now();
-                self.processing.insert(item.clone(), now);
+            while let Some((id, seq)) = self.lanes[priority.lane()].pop_front() {
+                let Some(slot) = self.slots[id].as_mut().filter(|s| s.queued && s.seq == seq) else { continue };
+                slot.queued = false;
+                slot.processing = true;
+                self.processing += 1;
                 self.queued -= 1;
                 if let Some(m) = metrics {
+                    let now = Instant::now();
+                    let times = &mut self.times[id];
+                    times.started = Some(now);
                     m.depth.dec();
-                    m.queue_duration.observe(now.duration_since(entry.added).as_secs_f64());
+                    if let Some(added) = times.added.take() {
+                        m.queue_duration.observe(now.duration_since(added).as_secs_f64());
+                    }
                 }
-                return Some((item, priority));
+                return Some((slot.item.clone(), priority));
             }
         }
         None
     }
 
-    /// Moves the delayed items due at `now` into the queue; whether any was.
-    fn release_due(&mut self, now: Instant, metrics: Option<&QueueHandles>) -> bool {
-        let mut woke = false;
+    /// Marks `item` processed (queued again if it was re-added); how many
+    /// getters to wake, and the queue's copy of the item if it was let go
+    /// (for the caller to drop after releasing the lock).
+    fn done(&mut self, hash: u64, item: &T, metrics: Option<&QueueHandles>) -> (usize, Option<T>) {
+        let slots = &self.slots;
+        let found = self.index.find_entry(hash, |&id| slots[id].as_ref().is_some_and(|s| s.item == *item));
+        let Ok(found) = found else { return (0, None) };
+        let id = *found.get();
+        let Some(slot) = self.slots[id].as_mut().filter(|s| s.processing) else { return (0, None) };
+        slot.processing = false;
+        self.processing -= 1;
+        if let (Some(m), Some(started)) = (metrics, self.times[id].started.take()) {
+            m.work_duration.observe(started.elapsed().as_secs_f64());
+        }
+        if slot.queued {
+            let (priority, seq) = (slot.priority, slot.seq);
+            self.push_live(id, priority, seq, metrics);
+            return (self.waiting.min(1), None);
+        }
+        found.remove();
+        self.free.push(id);
+        (0, self.slots[id].take().map(|s| s.item))
+    }
+
+    /// Moves the delayed items due at `now` into the queue; how many getters to wake.
+    fn release_due(&mut self, now: Instant, metrics: Option<&QueueHandles>) -> usize {
+        let mut wake = 0;
         while let Some(entry) = self.delayed.by_time.first_entry() {
             if entry.key().0 > now {
                 break;
             }
             let (item, priority) = entry.remove();
             self.delayed.by_item.remove(&item);
-            woke |= self.add(item, priority, metrics);
+            let hash = self.hasher.hash_one(&item);
+            wake += self.add(hash, Cow::Owned(item), priority, metrics).0;
         }
-        woke
+        wake.min(self.waiting)
+    }
+
+    /// Drops every queued item (and re-adds of items in flight); how many.
+    fn discard_queued(&mut self) -> usize {
+        let mut dropped = 0;
+        let (slots, free) = (&mut self.slots, &mut self.free);
+        self.index.retain(|&mut id| {
+            let Some(slot) = slots[id].as_mut() else { return false };
+            dropped += usize::from(slot.queued);
+            slot.queued = false;
+            if slot.processing {
+                return true;
+            }
+            slots[id] = None;
+            free.push(id);
+            false
+        });
+        self.queued = 0;
+        self.lanes = Default::default();
+        dropped
     }
 }
 
@@ -327,7 +481,7 @@ impl<T> Debug for WorkQueue<T> {
         let s = self.inner.state.lock();
         f.debug_struct("WorkQueue")
             .field("queued", &s.queued)
-            .field("processing", &s.processing.len())
+            .field("processing", &s.processing)
             .field("waiting", &s.delayed.by_item.len())
             .field("shutting_down", &s.shutting_down)
             .finish()
@@ -344,10 +498,27 @@ impl<T: Send + Sync> QueueProbe for Inner<T> {
     fn in_flight_seconds(&self) -> (f64, f64) {
         let now = Instant::now();
         let s = self.state.lock();
-        s.processing
-            .values()
-            .map(|start| now.duration_since(*start).as_secs_f64())
+        s.slots
+            .iter()
+            .zip(&s.times)
+            .filter_map(|(slot, times)| times.started.filter(|_| slot.as_ref().is_some_and(|s| s.processing)))
+            .map(|start| now.duration_since(start).as_secs_f64())
             .fold((0.0, 0.0), |(sum, max), d| (sum + d, f64::max(max, d)))
+    }
+}
+
+/// A getter counted in [`State::waiting`]; uncounted when dropped (a
+/// cancelled `get`).
+struct Waiting<'a, T> {
+    inner: &'a Inner<T>,
+    counted: bool,
+}
+
+impl<T> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        if self.counted {
+            self.inner.state.lock().waiting -= 1;
+        }
     }
 }
 
@@ -359,19 +530,11 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
 
     /// A queue with a custom rate limiter.
     pub fn with_rate_limiter(limiter: impl RateLimiter<T> + 'static) -> Self {
-        let state = State {
-            lanes: Default::default(),
-            dirty: HashMap::new(),
-            processing: HashMap::new(),
-            queued: 0,
-            next_seq: 0,
-            delayed: Delayed { by_time: BTreeMap::new(), by_item: HashMap::new() },
-            timer: None,
-            shutting_down: false,
-        };
+        let hasher = DefaultHashBuilder::default();
         Self {
             inner: Arc::new(Inner {
-                state: Mutex::new(state),
+                state: Mutex::new(State::new(hasher.clone())),
+                hasher,
                 items: Notify::new(),
                 idle: Notify::new(),
                 timer_wake: Arc::new(Notify::new()),
@@ -419,10 +582,25 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// is shutting down. An item being processed is queued again after
     /// [`done`](Self::done), at the highest priority it was added with.
     pub fn add_with_priority(&self, item: T, priority: Priority) {
-        let woke = self.inner.state.lock().add(item, priority, self.metrics());
-        if woke {
-            self.inner.items.notify_one();
-        }
+        let hash = self.inner.hash(&item);
+        let (wake, unused) = self.inner.state.lock().add(hash, Cow::Owned(item), priority, self.metrics());
+        drop(unused);
+        self.inner.wake(wake);
+    }
+
+    /// As [`add`](Self::add), for a caller that keeps its item: `item` is
+    /// cloned only if the queue does not hold it yet, so adding an item that
+    /// is already queued or being processed allocates nothing.
+    pub fn add_ref(&self, item: &T) {
+        self.add_ref_with_priority(item, Priority::Normal);
+    }
+
+    /// As [`add_with_priority`](Self::add_with_priority), cloning `item` only
+    /// if the queue does not hold it yet (see [`add_ref`](Self::add_ref)).
+    pub fn add_ref_with_priority(&self, item: &T, priority: Priority) {
+        let hash = self.inner.hash(item);
+        let (wake, _) = self.inner.state.lock().add(hash, Cow::Borrowed(item), priority, self.metrics());
+        self.inner.wake(wake);
     }
 
     /// Queues `item` at [`Priority::Normal`] after `delay`; see
@@ -508,46 +686,54 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
 
     /// As [`get`](Self::get), with the priority the item was queued at.
     pub async fn get_with_priority(&self) -> Option<(T, Priority)> {
+        // An item is queued: one lock, no waiter registered.
+        {
+            let mut s = self.inner.state.lock();
+            if let Some(taken) = s.take(self.metrics()) {
+                return Some(taken);
+            }
+            if s.shutting_down {
+                return None;
+            }
+        }
+        let mut waiting = Waiting { inner: &self.inner, counted: false };
         loop {
+            // Registered before the state is checked, so an add after the
+            // check wakes this getter (every add that makes an item
+            // available while a getter is counted wakes one).
             let notified = self.inner.items.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             {
                 let mut s = self.inner.state.lock();
+                if waiting.counted {
+                    s.waiting -= 1;
+                    waiting.counted = false;
+                }
                 if let Some(taken) = s.take(self.metrics()) {
-                    let more = s.queued > 0;
-                    drop(s);
-                    if more {
-                        // Pass the baton: a permit consumed by us may have been meant for another getter.
-                        self.inner.items.notify_one();
-                    }
                     return Some(taken);
                 }
                 if s.shutting_down {
                     return None;
                 }
+                s.waiting += 1;
+                waiting.counted = true;
             }
             notified.await;
         }
     }
 
-    /// Marks `item` as processed; if it was added meanwhile it is queued again.
+    /// Marks `item` as processed; if it was added meanwhile it is queued
+    /// again. An item not being processed is ignored.
     pub fn done(&self, item: &T) {
+        let hash = self.inner.hash(item);
         let mut s = self.inner.state.lock();
-        if let Some(started) = s.processing.remove(item)
-            && let Some(m) = self.metrics()
-        {
-            m.work_duration.observe(started.elapsed().as_secs_f64());
-        }
-        let requeue = s.dirty.get(item).copied();
-        if let Some(entry) = requeue {
-            s.push_live(item.clone(), entry.priority, entry.seq, self.metrics());
-        }
-        let idle = s.processing.is_empty();
+        let (wake, released) = s.done(hash, item, self.metrics());
+        // Only a draining shutdown waits for the last item.
+        let idle = s.shutting_down && s.processing == 0;
         drop(s);
-        if requeue.is_some() {
-            self.inner.items.notify_one();
-        }
+        drop(released);
+        self.inner.wake(wake);
         if idle {
             self.inner.idle.notify_waiters();
         }
@@ -565,7 +751,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
 
     /// Number of items being processed.
     pub fn processing(&self) -> usize {
-        self.inner.state.lock().processing.len()
+        self.inner.state.lock().processing
     }
 
     /// Number of items waiting for a delay.
@@ -592,13 +778,10 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     pub fn shutdown_discarding(&self) -> usize {
         let mut s = self.inner.state.lock();
         s.shutting_down = true;
-        let dropped = s.dirty.len();
         if let Some(m) = self.metrics() {
             m.depth.dec_by(i64::try_from(s.queued).unwrap_or(i64::MAX));
         }
-        s.queued = 0;
-        s.dirty.clear();
-        s.lanes = Default::default();
+        let dropped = s.discard_queued();
         s.delayed.by_time.clear();
         s.delayed.by_item.clear();
         drop(s);
@@ -619,7 +802,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
             let idle = self.inner.idle.notified();
             tokio::pin!(idle);
             idle.as_mut().enable();
-            if self.inner.state.lock().processing.is_empty() {
+            if self.inner.state.lock().processing == 0 {
                 return;
             }
             idle.await;
@@ -641,13 +824,10 @@ async fn run_timer<T: Clone + Eq + Hash + Send + Sync + 'static>(queue: Weak<Inn
             if s.shutting_down {
                 return;
             }
-            let woke = s.release_due(Instant::now(), inner.metrics.get());
+            let wake = s.release_due(Instant::now(), inner.metrics.get());
             let next = s.delayed.by_time.first_key_value().map(|(k, _)| k.0);
             drop(s);
-            if woke {
-                // A getter taking one passes the baton for the rest.
-                inner.items.notify_one();
-            }
+            inner.wake(wake);
             next
         };
         match next {
@@ -668,6 +848,138 @@ mod tests {
 
     fn queue() -> WorkQueue<&'static str> {
         WorkQueue::new()
+    }
+
+    #[test]
+    fn a_slot_of_an_object_key_fits_a_cache_line() {
+        assert!(size_of::<Option<Slot<crate::ObjectKey>>>() <= 64);
+    }
+
+    /// An item that counts its clones.
+    #[derive(Debug)]
+    struct Counted(u32, Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Clone for Counted {
+        fn clone(&self) -> Self {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Self(self.0, self.1.clone())
+        }
+    }
+    impl PartialEq for Counted {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Counted {}
+    impl Hash for Counted {
+        fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+            self.0.hash(state);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_item_is_cloned_once_per_hand_out_and_add_ref_clones_only_new_items() {
+        let clones = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cloned = || clones.load(std::sync::atomic::Ordering::SeqCst);
+        let (a, b) = (Counted(1, clones.clone()), Counted(2, clones.clone()));
+        let q = WorkQueue::<Counted>::new();
+        q.add_ref(&a);
+        assert_eq!(cloned(), 1, "a new item is cloned into the queue");
+        q.add_ref(&a);
+        q.add_ref_with_priority(&a, Priority::High);
+        assert_eq!(cloned(), 1, "a queued one is not");
+        q.add(b);
+        assert_eq!(cloned(), 1, "an owned item is moved in");
+        let taken = q.get().await.unwrap();
+        assert_eq!((taken.0, cloned()), (1, 2), "one clone to hand it out");
+        q.add_ref(&a);
+        assert_eq!(cloned(), 2, "nor one being processed");
+        q.done(&taken);
+        assert_eq!(cloned(), 2, "done clones nothing");
+        let taken = q.get().await.unwrap();
+        assert_eq!((taken.0, cloned()), (2, 3));
+        q.done(&taken);
+        assert_eq!(q.get().await.map(|i| i.0), Some(1), "re-queued after done");
+        assert_eq!(cloned(), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_adders_and_getters_some_cancelled_leave_nothing_behind() {
+        const KEYS: u32 = 2_000;
+        let q = WorkQueue::<u32>::new();
+        // Per key: times processed, and whether a worker has it now.
+        let seen = Arc::new(Mutex::new(vec![(0u32, false); KEYS as usize]));
+        let adding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let mut workers = Vec::new();
+        for w in 0..6 {
+            let (q, seen, adding) = (q.clone(), seen.clone(), adding.clone());
+            workers.push(tokio::spawn(async move {
+                loop {
+                    // Two workers give up waiting now and then (a cancelled
+                    // get), and stop once the adds are over: the last items
+                    // must wake the others.
+                    let item = if w < 4 {
+                        q.get().await
+                    } else if !adding.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    } else {
+                        match tokio::time::timeout(Duration::from_micros(50), q.get()).await {
+                            Ok(item) => item,
+                            Err(_) => continue,
+                        }
+                    };
+                    let Some(item) = item else { return };
+                    {
+                        let mut seen = seen.lock();
+                        let slot = &mut seen[item as usize];
+                        assert!(!slot.1, "{item} handed to two workers at once");
+                        *slot = (slot.0 + 1, true);
+                    }
+                    tokio::task::yield_now().await;
+                    seen.lock()[item as usize].1 = false;
+                    q.done(&item);
+                }
+            }));
+        }
+        let mut adders = Vec::new();
+        for p in 0..4u32 {
+            let q = q.clone();
+            adders.push(tokio::spawn(async move {
+                for j in 0..20_000u32 {
+                    let key = (j * 7 + p * 500) % KEYS;
+                    if j % 3 == 0 {
+                        q.add(key)
+                    } else {
+                        q.add_ref(&key)
+                    }
+                    if j % 64 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }));
+        }
+        for a in adders {
+            a.await.unwrap();
+        }
+        adding.store(false, std::sync::atomic::Ordering::SeqCst);
+        // The last adds, while every worker may be asleep.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        for key in 0..KEYS {
+            q.add(key);
+        }
+        tokio::time::timeout(Duration::from_secs(20), async {
+            while !(q.is_empty() && q.processing() == 0) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("every queued item is taken: no getter sleeps while items wait");
+        assert!(seen.lock().iter().all(|&(n, busy)| n > 1 && !busy), "every key, again after the last adds");
+        q.shutdown();
+        for w in workers {
+            tokio::time::timeout(Duration::from_secs(5), w).await.expect("workers end on shutdown").unwrap();
+        }
+        assert_eq!(q.inner.state.lock().waiting, 0, "no getter left counted");
     }
 
     #[tokio::test]
