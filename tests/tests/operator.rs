@@ -900,9 +900,11 @@ async fn unchanged_bots_cost_no_writes_over_resyncs() -> Result<()> {
     }
     let converged = started.elapsed();
     watching.abort();
-    let mut latencies: Vec<Duration> = {
+    let (mut latencies, slowest) = {
         let applied = applied.lock().unwrap();
-        created.iter().map(|(name, at)| applied[name].saturating_duration_since(*at)).collect()
+        let latency = |(name, at): &(String, tokio::time::Instant)| applied[name].saturating_duration_since(*at);
+        let slowest = created.iter().max_by_key(|c| latency(c)).map(|(name, _)| name.clone()).unwrap_or_default();
+        (created.iter().map(latency).collect::<Vec<_>>(), slowest)
     };
     latencies.sort();
     let converging = by_verb_and_resource(&requests.take());
@@ -941,7 +943,7 @@ async fn unchanged_bots_cost_no_writes_over_resyncs() -> Result<()> {
     let writes_while_converging: usize = converging.values().sum();
     eprintln!(
         "{n} Bots on the real control plane: created in {all_created:.1?}, all Applied after {converged:.1?} \
-         (create to Applied: p50 {:.1?}, p99 {:.1?}, max {:.1?}), settled after {settled:.1?}",
+         (create to Applied: p50 {:.1?}, p99 {:.1?}, max {:.1?}: {slowest}), settled after {settled:.1?}",
         percentile(&latencies, 50),
         percentile(&latencies, 99),
         percentile(&latencies, 100),
