@@ -44,6 +44,27 @@ chaos: testenv
 	CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_REPORT=$(abspath target/chaos-report.md) KUBE_TESTENV=$(abspath $(TESTENV)) \
 		cargo test -p bot-tests --test chaos -- --nocapture
 
+## steady-state: issue 12's steady state at scale: 1,000 unchanged Bots converge, then the operator sends
+## 0 writes over resyncs, on the real control plane (~2 minutes) and on the fake API server (~1 minute);
+## figures in docs/reliability.md (`make test` runs 20 and 100 Bots).
+.PHONY: steady-state
+STEADY_STATE_BOTS ?= 1000
+steady-state: testenv
+	STEADY_STATE_BOTS=$(STEADY_STATE_BOTS) KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) \
+		cargo test -p bot-tests --test operator unchanged_bots_cost_no_writes_over_resyncs -- --nocapture
+	STEADY_STATE_BOTS=$(STEADY_STATE_BOTS) \
+		cargo test -p bot-operator --test fake many_unchanged_bots_write_nothing_over_resyncs -- --nocapture
+
+## bench-queue: the work-queue benchmark (tests/benches/queue.rs) with client-go's workqueue
+## (tests/testenv/bench/workqueue) measured in the same run; results in docs/benchmarks.md.
+## QUEUE_BENCH_ARGS: backlog size, rounds and optionally one section (priority, metrics, hot-path).
+.PHONY: bench-queue
+QUEUE_BENCH_ARGS ?= 10000 9
+bench-queue:
+	@mkdir -p $(TESTENV_DIR)
+	cd tests/testenv && go build -trimpath -o ../../$(TESTENV_DIR)/workqueue-bench ./bench/workqueue
+	WORKQUEUE_BENCH_GO=$(abspath $(TESTENV_DIR)/workqueue-bench) cargo bench -p bot-tests --bench queue -- $(QUEUE_BENCH_ARGS)
+
 ## demo: the operator on a local control plane.
 demo: testenv
 	KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) ./examples/demo.sh
