@@ -462,7 +462,13 @@ async fn rbac_manifest_is_sufficient_and_least_privilege() -> Result<()> {
         async move { anyhow::Ok(reviews.create(&PostParams::default(), &review).await?.status.is_some_and(|s| s.allowed)) }
     };
     for (group, resource, verb) in
-        [("", "secrets", "watch"), ("apps", "deployments", "patch"), ("botops.dev", "bots", "watch")]
+        // delete: stale objects a Bot controls are pruned (only those).
+        [
+            ("", "secrets", "watch"),
+            ("apps", "deployments", "patch"),
+            ("apps", "deployments", "delete"),
+            ("botops.dev", "bots", "watch"),
+        ]
     {
         assert!(allowed(group, resource, verb).await?, "{verb} {resource} should be allowed");
     }
@@ -471,7 +477,7 @@ async fn rbac_manifest_is_sufficient_and_least_privilege() -> Result<()> {
         ("", "secrets", "create"),
         ("", "secrets", "update"),
         ("", "secrets", "delete"),
-        ("apps", "deployments", "delete"),
+        ("apps", "deployments", "deletecollection"),
         ("", "pods", "list"),
         ("botops.dev", "bots", "update"),
         ("botops.dev", "bots", "delete"),
@@ -539,6 +545,43 @@ async fn never_adopts_objects_it_does_not_control() -> Result<()> {
     f.object::<Service>("taken", |s| controlled_by(&s.metadata, &bot)).await?;
     f.object::<ConfigMap>("taken-rules", |c| controlled_by(&c.metadata, &bot)).await?;
 
+    operator.stop().await
+}
+
+/// Objects the Bot controls under other names than its children's (left
+/// by an older naming) are deleted through the owner index; one the Bot
+/// owns without controlling it, and one it controls that does not carry the
+/// operator's label (not the operator's), are left alone.
+#[tokio::test]
+async fn stale_objects_the_bot_controls_are_pruned_and_nothing_else() -> Result<()> {
+    let (env, operator) = setup().await?;
+    let f = Fixture::new(&env);
+    f.secret("creds").await?;
+    f.bot("pruner", "creds", 1, 8080).await?;
+    f.bot_status("pruner", "Applied=True", |s| is(s, "Applied", "True")).await?;
+    let bots = f.clientset.botops_v1alpha1().bots(&f.ns);
+    let pruner = bots.get("pruner").await?;
+    let make = |name: &str, labelled: bool, controller: bool| -> Result<ConfigMap> {
+        let labels = if labelled { json!({ "app.kubernetes.io/managed-by": "bot-operator" }) } else { json!({}) };
+        Ok(serde_json::from_value(json!({
+            "metadata": { "name": name, "labels": labels, "ownerReferences": [{
+                "apiVersion": "botops.dev/v1alpha1", "kind": "Bot", "name": "pruner",
+                "uid": pruner.uid(), "controller": controller }] },
+            "data": { "old": "rules" },
+        }))?)
+    };
+    let cms = f.api::<ConfigMap>();
+    let owned = cms.create(&PostParams::default(), &make("pruner-notes", true, false)?).await?;
+    let unlabelled = cms.create(&PostParams::default(), &make("pruner-user", false, true)?).await?;
+    cms.create(&PostParams::default(), &make("pruner-rules-v0", true, true)?).await?;
+    // Its event reconciles the Bot, which deletes it.
+    f.gone::<ConfigMap>("pruner-rules-v0").await?;
+    bots.merge_patch("pruner", &json!({ "spec": { "replicas": 2 } }), &PatchParams::default()).await?;
+    f.object::<Deployment>("pruner", |d| d.spec.as_ref().and_then(|s| s.replicas) == Some(2)).await?;
+    f.object::<ConfigMap>("pruner-rules", |c| controlled_by(&c.metadata, &pruner)).await?;
+    assert_eq!(cms.get("pruner-notes").await?.resource_version(), owned.resource_version(), "owned, not controlled");
+    assert_eq!(cms.get("pruner-user").await?.resource_version(), unlabelled.resource_version(), "not the operator's");
+    f.bot_status("pruner", "still Applied=True", |s| is(s, "Applied", "True")).await?;
     operator.stop().await
 }
 

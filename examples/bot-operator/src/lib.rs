@@ -94,7 +94,7 @@ use k8s_openapi::{
 };
 use kube::{
     Api, Client, CustomResourceExt, Resource,
-    api::{PartialObjectMeta, PatchParams, PostParams},
+    api::{DeleteParams, PartialObjectMeta, PatchParams, PostParams, Preconditions},
 };
 use serde::de::DeserializeOwned;
 
@@ -722,6 +722,7 @@ async fn reconcile(ctx: Arc<Context>, key: ObjectKey) -> anyhow::Result<Action> 
     let credentials_version = secret.metadata.resource_version.clone().unwrap_or_default();
     match apply_owned(&ctx, ns, &bot, &resolution, &credentials_version).await {
         Ok(Applied::Done { deployment, service }) => {
+            prune_stale_children(&ctx, ns, &bot).await?;
             let (available, reason, msg) = resources::availability(Some(&deployment));
             let ready = if available {
                 cond(READY, true, "Ready", "credentials found, objects applied, engine available".into())
@@ -945,6 +946,64 @@ where
         { "op": "remove", "path": format!("/metadata/managedFields/{i}") },
     ]))?;
     Ok(client.json_patch(name, &patch, &PatchParams::default()).await?)
+}
+
+/// Deletes what this Bot controls but no longer wants: objects of the
+/// children's kinds that the owner index of the operator's caches files
+/// under the Bot's UID (so labelled as the operator's, with the Bot as
+/// their controller) under another name than the Bot's children (leftovers
+/// of an earlier naming, a child whose name scheme changed). Nothing else
+/// is ever deleted, and each deletion is conditional on the object's UID,
+/// so a replacement made meanwhile under the same name is left alone.
+/// Returns how many were deleted.
+async fn prune_stale_children(ctx: &Context, ns: &str, bot: &Bot) -> anyhow::Result<usize> {
+    let name = bot.metadata.name.as_deref().unwrap_or_default();
+    let deleted = prune_stale::<Deployment>(ctx, &ctx.deployments, ns, bot, name).await?
+        + prune_stale::<Service>(ctx, &ctx.services, ns, bot, name).await?
+        + prune_stale::<ConfigMap>(ctx, &ctx.configmaps, ns, bot, &resources::rules_configmap_name(name)).await?;
+    Ok(deleted)
+}
+
+/// [`prune_stale_children`] for one kind whose child is named `keep`.
+#[rbac(groups = "apps", resources = "deployments", verbs = "delete")]
+#[rbac(groups = "", resources = ["services", "configmaps"], verbs = "delete")]
+async fn prune_stale<K: Child>(
+    ctx: &Context,
+    cache: &Lister<K>,
+    ns: &str,
+    bot: &Bot,
+    keep: &str,
+) -> anyhow::Result<usize> {
+    let Some(uid) = bot.metadata.uid.as_deref() else { return Ok(0) };
+    let stale: Vec<Arc<K>> = cache
+        .by_owner(uid)
+        .into_iter()
+        .filter(|o| {
+            let meta = o.meta();
+            meta.namespace.as_deref() == Some(ns)
+                && meta.name.as_deref() != Some(keep)
+                && resources::controlled_by(meta, bot)
+        })
+        .collect();
+    let mut deleted = 0;
+    for obj in stale {
+        let meta = obj.meta();
+        let what = format!("{} {ns}/{}", K::kind(&()), meta.name.as_deref().unwrap_or_default());
+        let only_this = DeleteParams {
+            preconditions: Some(Preconditions { uid: meta.uid.clone(), resource_version: None }),
+            ..DeleteParams::default()
+        };
+        match typed::<K>(ctx, ns).delete(meta.name.as_deref().unwrap_or_default(), &only_this).await {
+            Ok(_) => {
+                tracing::info!(bot = %bot.metadata.name.as_deref().unwrap_or_default(), "deleted {what}, controlled by the Bot but not one of its children");
+                deleted += 1;
+            }
+            // Gone already, or replaced by another object of that name.
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(e) => return Err(e).with_context(|| format!("deleting {what}")),
+        }
+    }
+    Ok(deleted)
 }
 
 /// What the operator's children (and the helpers reading and writing them) need of a kind.
