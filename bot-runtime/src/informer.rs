@@ -1054,13 +1054,14 @@ where
         self.run();
     }
 
-    /// [`process`](Self::process), surviving a panicking transform: that
-    /// event is lost (the cache is left as it was), not the informer. (A
-    /// panicking index function loses nothing: the store files the object
-    /// without that index's value.)
+    /// [`process`](Self::process), surviving any panic left: the informer
+    /// goes on. (Neither a panicking transform nor a panicking index
+    /// function gets here: the reflector keeps the object's cached state
+    /// for the first, the store files the object without that index's
+    /// value for the second.)
     fn process_guarded(&self, event: watcher::Event<K>) {
         if std::panic::catch_unwind(AssertUnwindSafe(|| self.process(event))).is_err() {
-            tracing::error!(informer = %self.label, "a transform or index function panicked; event dropped");
+            tracing::error!(informer = %self.label, "processing an event panicked; event dropped");
             if let Some(m) = &self.metrics {
                 m.panicked(PanicSite::TransformOrIndex);
             }
@@ -1077,7 +1078,7 @@ where
             }
         }
         let deltas = dispatch.reflector.apply(event);
-        let index_failures = dispatch.reflector.take_index_failures();
+        let index_failures = dispatch.reflector.take_index_failures() + dispatch.reflector.take_transform_failures();
         let len = self.store.len();
         for delta in deltas {
             for listener in dispatch.listeners.values() {

@@ -31,7 +31,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{Api, Resource, core::DynamicResourceScope, runtime::watcher};
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
-use crate::store::{Change, Store, Writer};
+use crate::store::{Change, ObjectKey, Store, Writer};
 
 /// A function applied to every object before it is stored (e.g. strip managedFields).
 pub type TransformFn<K> = Arc<dyn Fn(&mut K) + Send + Sync>;
@@ -799,6 +799,8 @@ pub struct Reflector<K> {
     writer: Writer<K>,
     transform: Option<TransformFn<K>>,
     buffer: Option<Vec<Arc<K>>>,
+    /// Transforms that panicked since [`take_transform_failures`](Reflector::take_transform_failures).
+    transform_failures: usize,
 }
 
 impl<K> Debug for Reflector<K> {
@@ -813,7 +815,7 @@ impl<K> Debug for Reflector<K> {
 impl<K: Resource + 'static> Reflector<K> {
     /// A reflector writing through `writer`, applying `transform` to every object first.
     pub fn new(writer: Writer<K>, transform: Option<TransformFn<K>>) -> Self {
-        Self { writer, transform, buffer: None }
+        Self { writer, transform, buffer: None, transform_failures: 0 }
     }
 
     /// The cache written to (reader side).
@@ -832,12 +834,29 @@ impl<K: Resource + 'static> Reflector<K> {
         failures.len()
     }
 
-    fn transformed(&self, mut obj: K) -> K {
+    /// The transforms that panicked since the last call. Each such event
+    /// was applied without the object's new state: a listed object keeps its
+    /// cached state, an update is skipped, a deletion removes the cached
+    /// object (handlers get that one); this logs each failure.
+    pub fn take_transform_failures(&mut self) -> usize {
+        std::mem::take(&mut self.transform_failures)
+    }
+
+    /// `obj` transformed; its key (the failure recorded and logged) when
+    /// the user's transform panics, so that no event is lost with it.
+    fn transformed(&mut self, mut obj: K) -> Result<K, ObjectKey> {
         shrink_metadata(obj.meta_mut());
-        if let Some(t) = &self.transform {
+        let Some(t) = &self.transform else { return Ok(obj) };
+        let key = ObjectKey::from_object(&obj);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             t(&mut obj);
-        }
-        obj
+            obj
+        }))
+        .map_err(|_| {
+            tracing::error!(%key, "the informer's transform panicked; the object keeps its cached state");
+            self.transform_failures += 1;
+            key
+        })
     }
 
     /// Applies one watcher event; returns the resulting deltas in order.
@@ -848,8 +867,13 @@ impl<K: Resource + 'static> Reflector<K> {
                 Vec::new()
             }
             watcher::Event::InitApply(obj) => {
-                let obj = Arc::new(self.transformed(obj));
-                self.buffer.get_or_insert_with(Vec::new).push(obj);
+                // A failed transform keeps what is cached, rather than
+                // dropping the object from the list (a spurious deletion).
+                let listed = match self.transformed(obj) {
+                    Ok(obj) => Some(Arc::new(obj)),
+                    Err(key) => self.writer.get(&key),
+                };
+                self.buffer.get_or_insert_with(Vec::new).extend(listed);
                 Vec::new()
             }
             watcher::Event::InitDone => {
@@ -867,19 +891,29 @@ impl<K: Resource + 'static> Reflector<K> {
                 deltas
             }
             watcher::Event::Apply(obj) => {
-                let new = Arc::new(self.transformed(obj));
+                // A failed transform skips the update: the cache keeps the last state.
+                let Ok(new) = self.transformed(obj) else { return Vec::new() };
+                let new = Arc::new(new);
                 match self.writer.upsert_arc(new.clone()) {
                     None => vec![Delta::Added { obj: new, is_in_initial_list: false }],
                     Some(old) => vec![Delta::Updated { old, new }],
                 }
             }
-            watcher::Event::Delete(obj) => {
-                let obj = self.transformed(obj);
-                // Even an object never cached (created and deleted while we
-                // relisted) reaches handlers once, with its final state.
-                self.writer.delete(&obj);
-                vec![Delta::Deleted { obj: Arc::new(obj), final_state_unknown: false }]
-            }
+            watcher::Event::Delete(obj) => match self.transformed(obj) {
+                Ok(obj) => {
+                    // Even an object never cached (created and deleted while we
+                    // relisted) reaches handlers once, with its final state.
+                    self.writer.delete(&obj);
+                    vec![Delta::Deleted { obj: Arc::new(obj), final_state_unknown: false }]
+                }
+                // A failed transform still deletes; handlers get the cached state.
+                Err(key) => self
+                    .writer
+                    .delete_key(&key)
+                    .map(|obj| Delta::Deleted { obj, final_state_unknown: false })
+                    .into_iter()
+                    .collect(),
+            },
         }
     }
 }
@@ -950,6 +984,37 @@ mod tests {
         r.apply(Event::InitApply(cm("d", "5")));
         assert_eq!(summary(&r.apply(Event::InitDone)), ["add d false", "delete c true"]);
         assert_eq!(store.keys().iter().map(ToString::to_string).collect::<Vec<_>>(), ["ns/a", "ns/d"]);
+    }
+
+    #[test]
+    fn a_panicking_transform_loses_no_object_and_no_deletion() {
+        let transform: TransformFn<ConfigMap> = Arc::new(|c: &mut ConfigMap| {
+            assert!(c.metadata.resource_version.as_deref() != Some("bad"), "transform panics");
+        });
+        let mut r = Reflector::new(Writer::new(), Some(transform));
+        r.apply(Event::Init);
+        r.apply(Event::InitApply(cm("a", "1")));
+        r.apply(Event::InitApply(cm("b", "1")));
+        assert_eq!(r.apply(Event::InitDone).len(), 2);
+        // An update the transform fails on is skipped: the cache keeps "1".
+        assert!(r.apply(Event::Apply(cm("a", "bad"))).is_empty());
+        assert_eq!(r.store().get_by(Some("ns"), "a").unwrap().metadata.resource_version.as_deref(), Some("1"));
+        // A relist keeps the cached state of an object it cannot transform,
+        // instead of deleting it.
+        r.apply(Event::Init);
+        r.apply(Event::InitApply(cm("a", "bad")));
+        r.apply(Event::InitApply(cm("b", "2")));
+        assert_eq!(summary(&r.apply(Event::InitDone)), ["update b 1->2"]);
+        assert_eq!(r.store().len(), 2);
+        // A deletion still deletes; handlers get the cached state.
+        let deleted = r.apply(Event::Delete(cm("a", "bad")));
+        assert_eq!(summary(&deleted), ["delete a false"]);
+        assert!(
+            matches!(&deleted[0], Delta::Deleted { obj, .. } if obj.metadata.resource_version.as_deref() == Some("1"))
+        );
+        assert!(r.store().get_by(Some("ns"), "a").is_none(), "no ghost");
+        assert_eq!(r.take_transform_failures(), 3);
+        assert_eq!(r.take_transform_failures(), 0);
     }
 
     #[test]
