@@ -171,7 +171,9 @@ pub fn default_controller_rate_limiter<T: Eq + Hash + Clone + Send + Sync + 'sta
 ///
 /// Objects delivered by an initial list or a resync are queued [`Low`](Self::Low)
 /// by [`enqueue_handler`](crate::enqueue_handler), so a live change is
-/// reconciled before a backlog of thousands of unchanged objects.
+/// reconciled before a backlog of thousands of unchanged objects. Lower
+/// priorities are slowed, never starved: after 8 items of higher priorities
+/// handed out while a lower one's items wait, one of those goes next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Priority {
     /// Background work: initial lists, resyncs.
@@ -182,6 +184,12 @@ pub enum Priority {
     /// Ahead of live changes.
     High,
 }
+
+/// How many items of higher priorities may be handed out while a lower
+/// priority's items wait before one of those is handed out (so a
+/// backlog of live changes slows an initial list down to one item in 9, and
+/// never stops it).
+const PASSED_OVER_LIMIT: u32 = 8;
 
 impl Priority {
     const ALL: [Priority; 3] = [Priority::Low, Priority::Normal, Priority::High];
@@ -235,6 +243,9 @@ struct State<T> {
     free: Vec<usize>,
     /// The queue's hasher, for growing `index`.
     hasher: DefaultHashBuilder,
+    /// Per lane: items taken from higher lanes while this one held
+    /// entries, since it was last served (the anti-starvation count).
+    passed_over: [u32; 3],
     /// Live lane entries (the depth).
     queued: usize,
     /// Slots being processed.
@@ -285,6 +296,7 @@ impl<T: Clone + Eq + Hash> State<T> {
     fn new(hasher: DefaultHashBuilder) -> Self {
         Self {
             lanes: Default::default(),
+            passed_over: [0; 3],
             index: HashTable::new(),
             slots: Vec::new(),
             times: Vec::new(),
@@ -373,9 +385,36 @@ impl<T: Clone + Eq + Hash> State<T> {
         }
     }
 
-    /// The next live item, highest priority first, now marked processing.
+    /// The next live item, highest priority first, now marked processing;
+    /// but a lane passed over [`PASSED_OVER_LIMIT`] times while it waited
+    /// is served once, so that lower priorities are slowed, never starved.
     fn take(&mut self, metrics: Option<&QueueHandles>) -> Option<(T, Priority)> {
+        for priority in Priority::ALL {
+            if self.passed_over[priority.lane()] >= PASSED_OVER_LIMIT {
+                self.passed_over[priority.lane()] = 0;
+                if let Some(taken) = self.take_from(priority, metrics) {
+                    return Some(taken);
+                }
+            }
+        }
         for priority in Priority::ALL.into_iter().rev() {
+            if let Some(taken) = self.take_from(priority, metrics) {
+                for lower in Priority::ALL.into_iter().filter(|p| *p < priority) {
+                    if self.lanes[lower.lane()].is_empty() {
+                        self.passed_over[lower.lane()] = 0;
+                    } else {
+                        self.passed_over[lower.lane()] += 1;
+                    }
+                }
+                return Some(taken);
+            }
+        }
+        None
+    }
+
+    /// The next live item of `priority`'s lane, now marked processing.
+    fn take_from(&mut self, priority: Priority, metrics: Option<&QueueHandles>) -> Option<(T, Priority)> {
+        {
             while let Some((id, seq)) = self.lanes[priority.lane()].pop_front() {
                 let Some(slot) = self.slots[id].as_mut().filter(|s| s.queued && s.seq == seq) else { continue };
                 slot.queued = false;
@@ -1137,6 +1176,26 @@ mod tests {
         assert!(drained.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(q.get().await, None);
     }
+    #[tokio::test]
+    async fn lower_priorities_are_slowed_never_starved() {
+        let q = WorkQueue::new();
+        for i in 0..3 {
+            q.add_with_priority(format!("low-{i}"), Priority::Low);
+        }
+        for i in 0..20 {
+            q.add(format!("live-{i}"));
+        }
+        let mut order = Vec::new();
+        while !q.is_empty() {
+            let item = q.get().await.expect("queued");
+            q.done(&item);
+            order.push(item);
+        }
+        let lows: Vec<usize> = order.iter().enumerate().filter(|(_, i)| i.starts_with("low")).map(|(n, _)| n).collect();
+        assert_eq!(lows, [8, 17, 22], "{order:?}");
+        assert_eq!(order[..8], (0..8).map(|i| format!("live-{i}")).collect::<Vec<_>>()[..], "live first");
+    }
+
     #[tokio::test]
     async fn higher_priorities_first_fifo_within_and_promotion() {
         let q = queue();
