@@ -575,6 +575,7 @@ impl LabelSelector {
 
     /// Parses `text` as [`parse`](Self::parse) does; the error is the
     /// message the apiserver answers a list with this `labelSelector` with.
+    #[cfg_attr(not(feature = "fake"), allow(dead_code))] // used by the fake API server
     pub(crate) fn parse_as_apiserver(text: &str) -> Result<Self, String> {
         parse_labels(text).map_err(|failure| failure.apimachinery_message(text))
     }
@@ -797,6 +798,7 @@ impl Site {
     }
 
     /// apimachinery's message (with its `unable to parse requirement: ` prefix where it has one).
+    #[cfg_attr(not(feature = "fake"), allow(dead_code))] // used by the fake API server
     fn go_message(self, found: &str) -> String {
         let inner = |expected: &str| format!("unable to parse requirement: found '{found}', expected: {expected}");
         match self {
@@ -815,6 +817,7 @@ impl Site {
 }
 
 /// Why a label selector's text did not parse.
+#[cfg_attr(not(feature = "fake"), allow(dead_code))] // `go`: the fake API server's messages
 enum Failure {
     /// The grammar wanted `site` and found `found`.
     Syntax { site: Site, found: Item },
@@ -847,6 +850,7 @@ impl Failure {
     }
 
     /// apimachinery's error message for the same text.
+    #[cfg_attr(not(feature = "fake"), allow(dead_code))] // used by the fake API server
     fn apimachinery_message(&self, text: &str) -> String {
         match self {
             Failure::Syntax { site, found } => site.go_message(&text[found.start..found.end]),
@@ -1208,6 +1212,7 @@ impl FieldSelector {
 
     /// Parses `text` as the apiserver does for a kind that also supports
     /// the fields `supported`; the error is the apiserver's message.
+    #[cfg_attr(not(feature = "fake"), allow(dead_code))] // used by the fake API server
     pub(crate) fn parse_as_apiserver(text: &str, supported: &[&str]) -> Result<Self, String> {
         parse_fields(text, supported).map_err(|(_, error)| match error {
             Error::MissingOperator { term } => format!("invalid selector: '{text}'; can't understand '{term}'"),
