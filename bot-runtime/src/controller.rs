@@ -18,7 +18,7 @@ use crate::{
     informer::EventHandler,
     metrics::{ControllerHandles, ControllerMetrics},
     queue::{Priority, WorkQueue},
-    store::ObjectKey,
+    store::{ObjectKey, ObjectKeyRef},
 };
 
 /// Default number of concurrent workers of a [`Controller`].
@@ -346,7 +346,26 @@ pub fn enqueue_object_keys<K>(queue: WorkQueue<ObjectKey>) -> impl EventHandler<
 where
     K: Resource + Send + Sync + 'static,
 {
-    enqueue_handler(queue, |obj: &K| Some(ObjectKey::from_object(obj)))
+    EnqueueKeys { queue, kind: std::marker::PhantomData }
+}
+
+/// [`enqueue_object_keys`]: adds each object's key borrowed from its
+/// metadata, so an event for an object already queued allocates nothing.
+struct EnqueueKeys<K> {
+    queue: WorkQueue<ObjectKey>,
+    kind: std::marker::PhantomData<fn(&K)>,
+}
+
+impl<K: Resource + Send + Sync + 'static> EventHandler<K> for EnqueueKeys<K> {
+    fn on_add(&self, obj: &Arc<K>, is_in_initial_list: bool) {
+        self.queue.add_equivalent(&ObjectKeyRef::from_object(obj.as_ref()), Priority::for_add(is_in_initial_list));
+    }
+    fn on_update(&self, old: &Arc<K>, new: &Arc<K>) {
+        self.queue.add_equivalent(&ObjectKeyRef::from_object(new.as_ref()), Priority::for_update(old, new));
+    }
+    fn on_delete(&self, obj: &Arc<K>, _: bool) {
+        self.queue.add_equivalent(&ObjectKeyRef::from_object(obj.as_ref()), Priority::Normal);
+    }
 }
 
 struct EnqueueHandler<T, F> {

@@ -104,7 +104,7 @@ pub use leader::{LeaderElectionConfig, LeaderElector, LeaderGate, LeaderQueue, L
 pub use lister::{Lister, NamespaceLister};
 pub use queue::{Priority, WorkQueue};
 pub use selector::{FieldSelector, LabelSelector};
-pub use store::{IndexFn, NAMESPACE_INDEX, ObjectKey, Store, Writer};
+pub use store::{IndexFn, NAMESPACE_INDEX, ObjectKey, ObjectKeyRef, Store, Writer};
 
 #[cfg(feature = "server")]
 pub use server::{OperatorServer, SharedRegistry};

@@ -23,7 +23,6 @@
 //! unless it re-queues the item or ends a draining shutdown.
 
 use std::{
-    borrow::Cow,
     collections::{BTreeMap, VecDeque},
     fmt::Debug,
     hash::{BuildHasher, Hash},
@@ -31,7 +30,7 @@ use std::{
     time::Duration,
 };
 
-use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use hashbrown::{DefaultHashBuilder, Equivalent, HashMap, HashTable};
 use parking_lot::Mutex;
 use tokio::{sync::Notify, task::JoinHandle, time::Instant};
 
@@ -199,6 +198,55 @@ impl Priority {
     }
 }
 
+/// What [`State::add`] is given: an item, or something that compares equal
+/// to one and builds it only when the queue does not hold it yet.
+trait Candidate<T> {
+    /// Whether `item` is this candidate.
+    fn is(&self, item: &T) -> bool;
+    /// The item, to store.
+    fn into_item(self) -> T;
+}
+
+/// An owned item.
+struct Owned<T>(T);
+
+impl<T: Eq> Candidate<T> for Owned<T> {
+    fn is(&self, item: &T) -> bool {
+        self.0 == *item
+    }
+    fn into_item(self) -> T {
+        self.0
+    }
+}
+
+/// A borrowed item, cloned if stored.
+struct Borrowed<'a, T>(&'a T);
+
+impl<T: Eq + Clone> Candidate<T> for Borrowed<'_, T> {
+    fn is(&self, item: &T) -> bool {
+        self.0 == item
+    }
+    fn into_item(self) -> T {
+        self.0.clone()
+    }
+}
+
+/// A borrowed equivalent of an item, converted if stored.
+struct Equivalently<'a, Q: ?Sized>(&'a Q);
+
+impl<T, Q> Candidate<T> for Equivalently<'_, Q>
+where
+    Q: Equivalent<T> + ?Sized,
+    for<'q> T: From<&'q Q>,
+{
+    fn is(&self, item: &T) -> bool {
+        self.0.equivalent(item)
+    }
+    fn into_item(self) -> T {
+        T::from(self.0)
+    }
+}
+
 /// One distinct item the queue holds: queued, being processed, or both
 /// (re-added while processing). Client-go's dirty and processing sets in one
 /// slab, so the item is stored (and compared) once; 64 bytes for an
@@ -312,22 +360,16 @@ impl<T: Clone + Eq + Hash> State<T> {
         }
     }
 
-    /// The slot holding `item`.
-    fn find(&self, hash: u64, item: &T) -> Option<usize> {
-        let slots = &self.slots;
-        self.index.find(hash, |&id| slots[id].as_ref().is_some_and(|s| s.item == *item)).copied()
-    }
-
     /// Queues `item` at `priority` (or promotes it); how many getters to
     /// wake, and `item` back unless it was stored (for the caller to drop
     /// after releasing the lock).
-    fn add<'a>(
+    fn add<C: Candidate<T>>(
         &mut self,
         hash: u64,
-        item: Cow<'a, T>,
+        item: C,
         priority: Priority,
         metrics: Option<&QueueHandles>,
-    ) -> (usize, Option<Cow<'a, T>>) {
+    ) -> (usize, Option<C>) {
         if self.shutting_down {
             return (0, Some(item));
         }
@@ -339,9 +381,11 @@ impl<T: Clone + Eq + Hash> State<T> {
                 Instant::now()
             })
         };
-        let Some(id) = self.find(hash, &item) else {
+        let slots = &self.slots;
+        let found = self.index.find(hash, |&id| slots[id].as_ref().is_some_and(|s| item.is(&s.item))).copied();
+        let Some(id) = found else {
             self.next_seq += 1;
-            let slot = Slot { item: item.into_owned(), seq, priority, queued: true, processing: false };
+            let slot = Slot { item: item.into_item(), seq, priority, queued: true, processing: false };
             let id = match self.free.pop() {
                 Some(id) => {
                     self.slots[id] = Some(slot);
@@ -470,7 +514,7 @@ impl<T: Clone + Eq + Hash> State<T> {
             let (item, priority) = entry.remove();
             self.delayed.by_item.remove(&item);
             let hash = self.hasher.hash_one(&item);
-            wake += self.add(hash, Cow::Owned(item), priority, metrics).0;
+            wake += self.add(hash, Owned(item), priority, metrics).0;
         }
         wake.min(self.waiting)
     }
@@ -622,7 +666,7 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// [`done`](Self::done), at the highest priority it was added with.
     pub fn add_with_priority(&self, item: T, priority: Priority) {
         let hash = self.inner.hash(&item);
-        let (wake, unused) = self.inner.state.lock().add(hash, Cow::Owned(item), priority, self.metrics());
+        let (wake, unused) = self.inner.state.lock().add(hash, Owned(item), priority, self.metrics());
         drop(unused);
         self.inner.wake(wake);
     }
@@ -638,7 +682,23 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<T> {
     /// if the queue does not hold it yet (see [`add_ref`](Self::add_ref)).
     pub fn add_ref_with_priority(&self, item: &T, priority: Priority) {
         let hash = self.inner.hash(item);
-        let (wake, _) = self.inner.state.lock().add(hash, Cow::Borrowed(item), priority, self.metrics());
+        let (wake, _) = self.inner.state.lock().add(hash, Borrowed(item), priority, self.metrics());
+        self.inner.wake(wake);
+    }
+
+    /// As [`add_ref_with_priority`](Self::add_ref_with_priority), for a
+    /// borrowed form of the item (hashing like it, see
+    /// [`hashbrown::Equivalent`]): the item is built only if the queue does
+    /// not hold it yet. [`enqueue_object_keys`](crate::enqueue_object_keys)
+    /// adds an object's [`ObjectKeyRef`](crate::store::ObjectKeyRef) this
+    /// way, so an event for an already queued object allocates nothing.
+    pub fn add_equivalent<Q>(&self, item: &Q, priority: Priority)
+    where
+        Q: Hash + Equivalent<T> + ?Sized,
+        for<'q> T: From<&'q Q>,
+    {
+        let hash = self.inner.hasher.hash_one(item);
+        let (wake, _) = self.inner.state.lock().add(hash, Equivalently(item), priority, self.metrics());
         self.inner.wake(wake);
     }
 
@@ -1176,6 +1236,19 @@ mod tests {
         assert!(drained.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(q.get().await, None);
     }
+    #[tokio::test]
+    async fn a_borrowed_key_finds_the_queued_one() {
+        use crate::store::{ObjectKey, ObjectKeyRef};
+        let q = WorkQueue::new();
+        q.add_with_priority(ObjectKey::new(Some("a"), "x"), Priority::Low);
+        q.add_equivalent(&ObjectKeyRef::new(Some("a"), "x"), Priority::High);
+        assert_eq!(q.len(), 1, "the same item");
+        q.add_equivalent(&ObjectKeyRef::new(None, "x"), Priority::Normal);
+        assert_eq!(q.len(), 2, "another namespace, another item");
+        assert_eq!(q.get_with_priority().await, Some((ObjectKey::new(Some("a"), "x"), Priority::High)), "promoted");
+        assert_eq!(q.get_with_priority().await, Some((ObjectKey::new(None, "x"), Priority::Normal)));
+    }
+
     #[tokio::test]
     async fn lower_priorities_are_slowed_never_starved() {
         let q = WorkQueue::new();

@@ -77,6 +77,43 @@ impl ObjectKey {
     }
 }
 
+/// A borrowed [`ObjectKey`]: the same `namespace/name` without owning it,
+/// hashing as the `ObjectKey` it stands for (so it finds one in a
+/// hashbrown table or a [`WorkQueue`](crate::WorkQueue), see
+/// [`WorkQueue::add_equivalent`](crate::WorkQueue::add_equivalent)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObjectKeyRef<'a> {
+    /// The namespace; `None` for cluster-scoped objects (never `Some("")`).
+    pub namespace: Option<&'a str>,
+    /// The object's name.
+    pub name: &'a str,
+}
+
+impl<'a> ObjectKeyRef<'a> {
+    /// A key from its parts (an empty namespace counts as none).
+    pub fn new(namespace: Option<&'a str>, name: &'a str) -> Self {
+        Self { namespace: namespace.filter(|ns| !ns.is_empty()), name }
+    }
+
+    /// The key of an object, borrowed from its metadata.
+    pub fn from_object<K: Resource>(obj: &'a K) -> Self {
+        let meta = obj.meta();
+        Self::new(meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
+    }
+}
+
+impl hashbrown::Equivalent<ObjectKey> for ObjectKeyRef<'_> {
+    fn equivalent(&self, key: &ObjectKey) -> bool {
+        self.name == key.name && self.namespace == key.namespace.as_deref()
+    }
+}
+
+impl From<&ObjectKeyRef<'_>> for ObjectKey {
+    fn from(key: &ObjectKeyRef<'_>) -> Self {
+        Self { namespace: key.namespace.map(str::to_string), name: key.name.to_string() }
+    }
+}
+
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.namespace {
@@ -526,6 +563,22 @@ mod tests {
     fn names(mut objs: Vec<Arc<ConfigMap>>) -> Vec<String> {
         objs.sort_by_key(|o| ObjectKey::from_object(o.as_ref()));
         objs.iter().map(|o| ObjectKey::from_object(o.as_ref()).to_string()).collect()
+    }
+
+    #[test]
+    fn a_borrowed_key_hashes_and_compares_as_the_owned_one() {
+        use std::hash::BuildHasher;
+        let hasher = hashbrown::DefaultHashBuilder::default();
+        for (ns, name) in [(Some("ns"), "a"), (None, "a"), (Some(""), "b")] {
+            let owned = ObjectKey::new(ns, name);
+            let borrowed = ObjectKeyRef::new(ns, name);
+            assert_eq!(hasher.hash_one(&owned), hasher.hash_one(borrowed), "{owned}");
+            assert!(hashbrown::Equivalent::equivalent(&borrowed, &owned));
+            assert_eq!(ObjectKey::from(&borrowed), owned);
+        }
+        assert!(!hashbrown::Equivalent::equivalent(&ObjectKeyRef::new(None, "a"), &ObjectKey::new(Some("ns"), "a")));
+        let cm = cm("ns", "x", "web", "1");
+        assert_eq!(ObjectKey::from(&ObjectKeyRef::from_object(&cm)), ObjectKey::from_object(&cm));
     }
 
     #[test]
