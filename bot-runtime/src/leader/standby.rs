@@ -18,7 +18,7 @@ use crate::{
     Action, Controller,
     informer::EventHandler,
     queue::{Priority, WorkQueue},
-    store::ObjectKey,
+    store::{ObjectKey, ObjectKeyRef},
 };
 
 type MakeQueue<T> = Box<dyn Fn() -> WorkQueue<T> + Send + Sync>;
@@ -154,9 +154,38 @@ impl<T: Clone + Eq + Hash + Send + Sync + 'static> LeaderQueue<T> {
 }
 
 impl LeaderQueue<ObjectKey> {
-    /// [`handler`](Self::handler) with `namespace/name` keys.
+    /// [`handler`](Self::handler) with `namespace/name` keys, each added
+    /// borrowed from the object's metadata
+    /// ([`WorkQueue::add_equivalent`]): an event for an object already
+    /// queued allocates nothing.
     pub fn object_key_handler<K: Resource + Send + Sync + 'static>(&self) -> impl EventHandler<K> {
-        self.handler(|obj: &K| Some(ObjectKey::from_object(obj)))
+        GatedKeys { queue: self.clone(), kind: std::marker::PhantomData }
+    }
+}
+
+/// [`LeaderQueue::object_key_handler`].
+struct GatedKeys<K> {
+    queue: LeaderQueue<ObjectKey>,
+    kind: std::marker::PhantomData<fn(&K)>,
+}
+
+impl<K: Resource + Send + Sync + 'static> GatedKeys<K> {
+    fn offer(&self, obj: &K, priority: Priority) {
+        if let Some((_, queue)) = &*self.queue.inner.current.read() {
+            queue.add_equivalent(&ObjectKeyRef::from_object(obj), priority);
+        }
+    }
+}
+
+impl<K: Resource + Send + Sync + 'static> EventHandler<K> for GatedKeys<K> {
+    fn on_add(&self, obj: &Arc<K>, is_in_initial_list: bool) {
+        self.offer(obj, Priority::for_add(is_in_initial_list));
+    }
+    fn on_update(&self, old: &Arc<K>, new: &Arc<K>) {
+        self.offer(new, Priority::for_update(old, new));
+    }
+    fn on_delete(&self, obj: &Arc<K>, _: bool) {
+        self.offer(obj, Priority::Normal);
     }
 }
 
