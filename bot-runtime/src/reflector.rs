@@ -847,16 +847,14 @@ impl<K: Resource + 'static> Reflector<K> {
     fn transformed(&mut self, mut obj: K) -> Result<K, ObjectKey> {
         shrink_metadata(obj.meta_mut());
         let Some(t) = &self.transform else { return Ok(obj) };
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t(&mut obj))).is_ok() {
+            return Ok(obj);
+        }
+        // Keyed as the transform left it (a transform does not rename objects).
         let key = ObjectKey::from_object(&obj);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            t(&mut obj);
-            obj
-        }))
-        .map_err(|_| {
-            tracing::error!(%key, "the informer's transform panicked; the object keeps its cached state");
-            self.transform_failures += 1;
-            key
-        })
+        tracing::error!(%key, "the informer's transform panicked; the object keeps its cached state");
+        self.transform_failures += 1;
+        Err(key)
     }
 
     /// Applies one watcher event; returns the resulting deltas in order.

@@ -600,16 +600,21 @@ impl FromStr for LabelSelector {
     }
 }
 
+/// `items` joined by `,`.
+fn write_joined(f: &mut fmt::Formatter<'_>, items: &[impl fmt::Display]) -> fmt::Result {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            f.write_str(",")?;
+        }
+        write!(f, "{item}")?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for LabelSelector {
     /// client-go's `String()`: the requirements joined by `,` (`""` for everything).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, requirement) in self.requirements.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{requirement}")?;
-        }
-        Ok(())
+        write_joined(f, &self.requirements)
     }
 }
 
@@ -1312,13 +1317,7 @@ impl FromStr for FieldSelector {
 impl fmt::Display for FieldSelector {
     /// client-go's `String()`: the terms joined by `,` (`""` for everything).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, requirement) in self.requirements.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{requirement}")?;
-        }
-        Ok(())
+        write_joined(f, &self.requirements)
     }
 }
 

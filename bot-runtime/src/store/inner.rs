@@ -158,16 +158,7 @@ impl<K: Resource> Inner<K> {
             self.namespaces.insert(ns, id);
         }
         for_each_owner(obj, |uid| self.owners.insert(uid, id));
-        let names: Vec<String> = self.indexers.keys().cloned().collect();
-        for name in names {
-            match self.index_values(&name, obj) {
-                Some(values) => {
-                    let index = self.indices.entry(name).or_default();
-                    values.iter().for_each(|v| index.insert(v, id));
-                }
-                None => self.index_failures.push((key.clone(), name)),
-            }
-        }
+        self.refile(id, key, None, Some(obj));
     }
 
     /// Removes a stored object from every index.
@@ -177,16 +168,7 @@ impl<K: Resource> Inner<K> {
             self.namespaces.remove(ns, id);
         }
         for_each_owner(obj, |uid| self.owners.remove(uid, id));
-        let names: Vec<String> = self.indexers.keys().cloned().collect();
-        for name in names {
-            let values = self.index_values(&name, obj);
-            let Some(index) = self.indices.get_mut(&name) else { continue };
-            match values {
-                Some(values) => values.iter().for_each(|v| index.remove(v, id)),
-                // Its values are unknown: take the slot out of every value.
-                None => index.purge(id),
-            }
-        }
+        self.refile(id, key, Some(obj), None);
     }
 
     fn unindex_labels(&mut self, id: Id, obj: &K) {
@@ -211,26 +193,30 @@ impl<K: Resource> Inner<K> {
             for_each_owner(old, |uid| self.owners.remove(uid, id));
             for_each_owner(new, |uid| self.owners.insert(uid, id));
         }
-        let names: Vec<String> = self.indexers.keys().cloned().collect();
-        for name in names {
-            let (before, after) = (self.index_values(&name, old), self.index_values(&name, new));
-            let index = self.indices.entry(name.clone()).or_default();
-            match before {
-                Some(values) => values.iter().for_each(|v| index.remove(v, id)),
-                None => index.purge(id),
-            }
-            match after {
-                Some(values) => values.iter().for_each(|v| index.insert(v, id)),
-                None => self.index_failures.push((key.clone(), name)),
-            }
-        }
+        self.refile(id, key, Some(old), Some(new));
     }
 
-    /// The values the index function `name` yields for `obj`; `None` when it
-    /// panics (user code: the object is then filed without a value there).
-    fn index_values(&self, name: &str, obj: &K) -> Option<Vec<String>> {
-        let f = self.indexers.get(name)?;
-        std::panic::catch_unwind(AssertUnwindSafe(|| f(obj))).ok()
+    /// Moves slot `id` in every registered index from the values of `old`
+    /// to those of `new` (`None`: a new or a removed object). Index
+    /// functions are user code: one that panics on `old` leaves its values
+    /// unknown (the slot is taken out of every value), one that panics on
+    /// `new` files the object without a value there (the failure recorded).
+    fn refile(&mut self, id: Id, key: &ObjectKey, old: Option<&K>, new: Option<&K>) {
+        let Self { indexers, indices, index_failures, .. } = self;
+        let values_of = |f: &IndexFn<K>, obj: &K| std::panic::catch_unwind(AssertUnwindSafe(|| f(obj))).ok();
+        for (name, f) in indexers.iter() {
+            let Some(index) = indices.get_mut(name) else { continue };
+            match old.map(|old| values_of(f, old)) {
+                Some(Some(values)) => values.iter().for_each(|v| index.remove(v, id)),
+                Some(None) => index.purge(id),
+                None => {}
+            }
+            match new.map(|new| values_of(f, new)) {
+                Some(Some(values)) => values.iter().for_each(|v| index.insert(v, id)),
+                Some(None) => index_failures.push((key.clone(), name.clone())),
+                None => {}
+            }
+        }
     }
 
     /// An index over the current objects by `f` (a panic propagates).

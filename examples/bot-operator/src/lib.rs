@@ -268,15 +268,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let shutdown = shutdown.boxed().shared();
-    // The cache keeps what reconciling needs: no managedFields anywhere, and
-    // no credentials (the operator only checks that the Secret exists; pods
-    // read it through secretKeyRef).
+    // The cache keeps what reconciling needs: no managedFields anywhere (the
+    // informers skip them while parsing, by default), and no credentials (the
+    // operator only checks that the Secret exists; pods read it through
+    // secretKeyRef).
     // workqueue_*, controller_runtime_*, reflector_*/informer_* and
     // leader_election_master_status, served at /metrics.
     let metrics = config.registry.with(RuntimeMetrics::register);
     let mut core = InformerFactory::new(client.clone(), config.resync)
         .with_metrics(&metrics)
-        .with_transform(|meta| meta.managed_fields = None)
         // Secrets come metadata-only; kubectl's last-applied annotation
         // would hold their data in clear, so it is never cached either.
         .with_transform_for::<PartialObjectMeta<Secret>>(|secret| {
