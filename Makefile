@@ -85,6 +85,11 @@ bless: testenv
 	BLESS=1 TRYBUILD=overwrite KUBE_TESTENV=$(abspath $(TESTENV)) KUBECTL=$(abspath $(KUBECTL)) \
 		cargo test --workspace --all-features
 
+## proto-schema: regenerate bot-runtime's table of the built-in kinds' protobuf messages (bot-runtime/src/protobuf/schema.txt) from k8s.io/api.
+.PHONY: proto-schema
+proto-schema:
+	cd tests/testenv && go run ./protoschema -o ../../bot-runtime/src/protobuf/schema.txt
+
 ## manifests: regenerate the operator's CRDs (manifests/crds/) and RBAC (manifests/rbac.yaml, from its
 ## #[rbac(...)] markers) with bot-gen; `cargo test` fails while the committed ones are stale.
 manifests:
