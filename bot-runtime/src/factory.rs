@@ -119,6 +119,7 @@ struct Options {
     custom_tweak: HashMap<TypeId, TweakFn>,
     metrics: Option<InformerMetrics>,
     omit: Omit,
+    json_only: bool,
 }
 
 trait ErasedInformer: Send + Sync {
@@ -169,7 +170,9 @@ struct Entry {
 /// every cached object while it is decoded ([`Omit`]; opt out with
 /// [`keep_managed_fields`](Self::keep_managed_fields)); the
 /// `kubectl.kubernetes.io/last-applied-configuration` annotation is kept
-/// unless [`drop_last_applied`](Self::drop_last_applied).
+/// unless [`drop_last_applied`](Self::drop_last_applied). Built-in kinds are
+/// watched in protobuf, as client-go watches them ([`crate::protobuf`]; opt
+/// out with [`prefer_json`](Self::prefer_json)).
 #[derive(Clone)]
 pub struct InformerFactory {
     client: Client,
@@ -277,6 +280,15 @@ impl InformerFactory {
         self
     }
 
+    /// Watches every kind in JSON, even built-in kinds, which are otherwise
+    /// watched in protobuf as client-go watches them and read back as JSON
+    /// ([`crate::protobuf`]; the apiserver encodes protobuf faster).
+    #[must_use]
+    pub fn prefer_json(mut self) -> Self {
+        Arc::make_mut(&mut self.options).json_only = true;
+        self
+    }
+
     /// The client.
     pub fn client(&self) -> &Client {
         &self.client
@@ -313,6 +325,9 @@ impl InformerFactory {
         }
         let resync = opts.custom_resync.get(&type_id).copied().or(opts.default_resync);
         let mut config = InformerConfig::<K>::new().watcher(watcher_config).resync(resync).omit(opts.omit);
+        if opts.json_only {
+            config = config.prefer_json();
+        }
         if let Some(metrics) = &opts.metrics {
             config = config.metrics(metrics, kind_key::<K>());
         }

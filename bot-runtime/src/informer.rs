@@ -222,6 +222,11 @@ pub struct InformerConfig<K> {
     /// (when the warning is logged). Default: `None`. See
     /// [`on_undecodable`](Self::on_undecodable).
     pub on_undecodable: Option<UndecodableFn>,
+    /// Whether watches of built-in kinds are made in protobuf, as client-go
+    /// makes them, and read back as JSON ([`crate::protobuf`]). Default:
+    /// `true`; see [`prefer_json`](Self::prefer_json). Custom resources are
+    /// always watched in JSON.
+    pub protobuf: bool,
 }
 
 /// A hook called with an object an informer cannot decode
@@ -237,6 +242,7 @@ impl<K> Default for InformerConfig<K> {
             metrics: None,
             omit: Omit::default(),
             on_undecodable: None,
+            protobuf: true,
         }
     }
 }
@@ -250,6 +256,7 @@ impl<K> Clone for InformerConfig<K> {
             metrics: self.metrics.clone(),
             omit: self.omit,
             on_undecodable: self.on_undecodable.clone(),
+            protobuf: self.protobuf,
         }
     }
 }
@@ -263,6 +270,7 @@ impl<K> Debug for InformerConfig<K> {
             .field("metrics", &self.metrics)
             .field("omit", &self.omit)
             .field("on_undecodable", &self.on_undecodable.is_some())
+            .field("protobuf", &self.protobuf)
             .finish()
     }
 }
@@ -325,6 +333,15 @@ impl<K> InformerConfig<K> {
     #[must_use]
     pub fn omit(mut self, omit: Omit) -> Self {
         self.omit = omit;
+        self
+    }
+
+    /// Watches in JSON even where the apiserver has protobuf (by default,
+    /// watches of built-in kinds are made in protobuf, which the apiserver
+    /// encodes faster, and read back as JSON: [`crate::protobuf`]).
+    #[must_use]
+    pub fn prefer_json(mut self) -> Self {
+        self.protobuf = false;
         self
     }
 
@@ -643,6 +660,7 @@ pub struct SharedIndexInformer<K> {
     label: Arc<str>,
     watcher_config: watcher::Config,
     omit: Omit,
+    protobuf: bool,
     resync: Option<Duration>,
     store: Store<K>,
     dispatch: Arc<Mutex<Dispatch<K>>>,
@@ -687,6 +705,7 @@ where
             label,
             watcher_config: config.watcher,
             omit: config.omit,
+            protobuf: config.protobuf,
             resync: config.resync.filter(|p| !p.is_zero()),
             store,
             dispatch: Arc::new(Mutex::new(Dispatch { reflector, listeners: BTreeMap::new(), next_id: 0 })),
@@ -857,8 +876,14 @@ where
             return;
         }
         let weak = Arc::downgrade(self);
-        let observed = ObservedClient { client: self.api.clone().into_client(), health: self.health.clone() };
-        let client = kube::Client::new(observed, self.api.namespace().unwrap_or("default").to_string());
+        let namespace = self.api.namespace().unwrap_or("default").to_string();
+        let mut client = self.api.clone().into_client();
+        if self.protobuf {
+            let watches = crate::protobuf::ProtobufWatches::new(client).omit_managed_fields(self.omit.managed_fields);
+            client = kube::Client::new(watches, namespace.clone());
+        }
+        let observed = ObservedClient { client, health: self.health.clone() };
+        let client = kube::Client::new(observed, namespace);
         let config = with_default_watch_timeout(self.watcher_config.clone());
         let mut streaming = config.initial_list_strategy == watcher::InitialListStrategy::StreamingList;
         let mut stream = decoded_watcher(&self.api, client.clone(), config.clone(), self.omit);

@@ -68,6 +68,7 @@ pub mod informer;
 pub mod leader;
 pub mod lister;
 pub mod metrics;
+pub mod protobuf;
 pub mod queue;
 pub mod reflector;
 pub mod selector;

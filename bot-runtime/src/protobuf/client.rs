@@ -1,0 +1,288 @@
+//! The client layer: asks for protobuf on watches of built-in
+//! group-versions and turns each event back into a JSON line.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use http::{Request, Response};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use kube::client::Body;
+use parking_lot::Mutex;
+
+use super::json::Transcoder;
+use super::{Error, MAX_FRAME, schema};
+
+const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+/// What client-go sends: protobuf, or JSON when the resource has none.
+const ACCEPT_PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A [`kube::Client`] whose watches of built-in group-versions are made in
+/// protobuf and read back as JSON (see the [module](super) docs). Cheap to
+/// clone; clones share which collections fell back to JSON.
+pub fn client(client: kube::Client) -> kube::Client {
+    let namespace = client.default_namespace().to_string();
+    kube::Client::new(ProtobufWatches::new(client), namespace)
+}
+
+/// The tower service behind [`client`]; wrap it yourself (e.g. under a
+/// layer of your own) with [`kube::Client::new`].
+#[derive(Clone)]
+pub struct ProtobufWatches {
+    client: kube::Client,
+    omit_managed_fields: bool,
+    /// Collection paths whose protobuf could not be read: watched in JSON.
+    json_only: Arc<Mutex<HashSet<String>>>,
+    /// Watch events read in protobuf.
+    events: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for ProtobufWatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProtobufWatches")
+            .field("omit_managed_fields", &self.omit_managed_fields)
+            .field("json_only", &self.json_only.lock())
+            .finish()
+    }
+}
+
+impl ProtobufWatches {
+    /// Over `client`, keeping every field.
+    pub fn new(client: kube::Client) -> Self {
+        Self { client, omit_managed_fields: false, json_only: Arc::default(), events: Arc::default() }
+    }
+
+    /// How many watch events were read in protobuf (by this service and its clones).
+    pub fn events_read(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+
+    /// The collection paths watched in JSON because their protobuf could not be read.
+    pub fn fallen_back(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.json_only.lock().iter().cloned().collect();
+        paths.sort();
+        paths
+    }
+
+    /// Leaves `metadata.managedFields` out of the JSON written (the
+    /// informer's default, which would skip them while parsing anyway).
+    pub fn omit_managed_fields(mut self, omit: bool) -> Self {
+        self.omit_managed_fields = omit;
+        self
+    }
+
+    /// The path of a watch of a built-in group-version that is not known to
+    /// fail in protobuf, or `None` (left as it is).
+    fn protobuf_path(&self, request: &Request<Body>) -> Option<String> {
+        if request.method() != http::Method::GET {
+            return None;
+        }
+        let uri = request.uri();
+        let watch = uri.query().is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+        if !watch {
+            return None;
+        }
+        let path = uri.path();
+        let mut parts = path.trim_start_matches('/').split('/');
+        let builtin = match (parts.next(), parts.next(), parts.next()) {
+            (Some("api"), Some(version), _) => super::is_builtin("", version),
+            (Some("apis"), Some(group), Some(version)) => super::is_builtin(group, version),
+            _ => false,
+        };
+        (builtin && !self.json_only.lock().contains(path)).then(|| path.to_string())
+    }
+
+    /// `path`'s watches are made in JSON from now on.
+    fn fall_back(&self, path: &str, error: &Error) {
+        if self.json_only.lock().insert(path.to_string()) {
+            tracing::warn!(%path, %error, "could not read a protobuf watch event; watching this collection in JSON from now on");
+        }
+    }
+}
+
+impl tower_service::Service<Request<Body>> for ProtobufWatches {
+    type Response = Response<ResponseBody>;
+    type Error = kube::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, kube::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), kube::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+        let this = self.clone();
+        let path = self.protobuf_path(&request);
+        if path.is_some() {
+            request.headers_mut().insert(ACCEPT, HeaderValue::from_static(ACCEPT_PROTOBUF));
+        }
+        Box::pin(async move {
+            let response = this.client.send(request).await?;
+            let Some(path) = path else { return Ok(response.map(ResponseBody::plain)) };
+            this.transcode(path, response).await
+        })
+    }
+}
+
+impl ProtobufWatches {
+    async fn transcode(self, path: String, response: Response<Body>) -> Result<Response<ResponseBody>, kube::Error> {
+        let protobuf =
+            response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(PROTOBUF));
+        if !protobuf {
+            return Ok(response.map(ResponseBody::plain));
+        }
+        let (mut parts, body) = response.into_parts();
+        parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        let transcoder = Transcoder::new(schema::schema(), self.omit_managed_fields);
+        if !parts.status.is_success() {
+            // An error answered in protobuf: a whole `metav1.Status`.
+            let bytes = body.collect().await.map_err(|e| kube::Error::Service(e.into()))?.to_bytes();
+            let mut transcoder = transcoder;
+            let mut json = Vec::new();
+            return match transcoder.object(&bytes, &mut json) {
+                Ok(()) => Ok(Response::from_parts(parts, ResponseBody::plain(Body::from(json)))),
+                Err(e) => {
+                    self.fall_back(&path, &e);
+                    Ok(Response::from_parts(parts, ResponseBody::plain(Body::from(bytes))))
+                }
+            };
+        }
+        let stream = WatchStream { body, pending: Vec::new(), start: 0, done: false, transcoder, layer: self, path };
+        Ok(Response::from_parts(parts, ResponseBody(Inner::Watch(Box::new(stream)))))
+    }
+}
+
+/// A response body: as received, or a protobuf watch read as JSON lines.
+pub struct ResponseBody(Inner);
+
+enum Inner {
+    Plain(Body),
+    Watch(Box<WatchStream>),
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Inner::Plain(_) => "ResponseBody::Plain",
+            Inner::Watch(_) => "ResponseBody::Watch",
+        })
+    }
+}
+
+impl ResponseBody {
+    fn plain(body: Body) -> Self {
+        Self(Inner::Plain(body))
+    }
+}
+
+/// A protobuf watch stream (4-byte big-endian lengths, each followed by a
+/// `metav1.WatchEvent`) read as JSON lines.
+struct WatchStream {
+    body: Body,
+    /// Bytes received and not yet written, from `start`.
+    pending: Vec<u8>,
+    start: usize,
+    done: bool,
+    transcoder: Transcoder,
+    layer: ProtobufWatches,
+    path: String,
+}
+
+impl WatchStream {
+    /// The JSON lines of every whole frame pending.
+    fn lines(&mut self) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        loop {
+            let rest = &self.pending[self.start..];
+            let Some(header) = rest.get(..4) else { break };
+            let len = u32::from_be_bytes(header.try_into().unwrap_or_default()) as usize;
+            if len > MAX_FRAME {
+                return Err(Error::FrameTooLarge(len));
+            }
+            let Some(frame) = rest.get(4..4 + len) else { break };
+            if out.capacity() == 0 {
+                out.reserve(rest.len() + rest.len() / 2);
+            }
+            self.transcoder.watch_event(frame, &mut out)?;
+            self.start += 4 + len;
+            self.layer.events.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.start == self.pending.len() {
+            self.pending.clear();
+            self.start = 0;
+        } else if self.start > self.pending.len() / 2 {
+            self.pending.drain(..self.start);
+            self.start = 0;
+        }
+        Ok(out)
+    }
+}
+
+impl HttpBody for ResponseBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().0 {
+            Inner::Plain(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Inner::Watch(stream) => stream.poll(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Inner::Plain(body) => body.is_end_stream(),
+            Inner::Watch(stream) => stream.done && stream.start == stream.pending.len(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.0 {
+            Inner::Plain(body) => body.size_hint(),
+            Inner::Watch(_) => SizeHint::default(),
+        }
+    }
+}
+
+impl WatchStream {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        loop {
+            match self.lines() {
+                Ok(lines) if !lines.is_empty() => return Poll::Ready(Some(Ok(Frame::data(lines.into())))),
+                Ok(_) => {}
+                Err(e) => {
+                    self.layer.fall_back(&self.path, &e);
+                    self.done = true;
+                    self.pending.clear();
+                    self.start = 0;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
+            if self.done {
+                if self.start < self.pending.len() {
+                    self.pending.clear();
+                    self.start = 0;
+                    return Poll::Ready(Some(Err(Error::Truncated.into())));
+                }
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.pending.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                None => self.done = true,
+            }
+        }
+    }
+}
