@@ -67,16 +67,31 @@ enum Mode {
     BotPaged,
     /// bot-runtime with the factory transform `|m| m.managed_fields = None`.
     BotTransform,
+    /// bot-runtime watching in JSON (`prefer_json()`) instead of protobuf.
+    BotJson,
     /// kube-rs 5: `kube::runtime::reflector` over `watcher` with its defaults.
     Kube,
     /// client-go's `SharedInformerFactory`, default settings.
     Go,
     /// client-go with `WithTransform` dropping managedFields.
     GoStrip,
+    /// client-go with `ContentType: application/json` (its typed clients
+    /// otherwise ask for protobuf).
+    GoJson,
 }
 
-const MODES: [Mode; 8] =
-    [Mode::Bot, Mode::BotKeep, Mode::BotLean, Mode::BotPaged, Mode::BotTransform, Mode::Kube, Mode::Go, Mode::GoStrip];
+const MODES: [Mode; 10] = [
+    Mode::Bot,
+    Mode::BotKeep,
+    Mode::BotLean,
+    Mode::BotPaged,
+    Mode::BotTransform,
+    Mode::BotJson,
+    Mode::Kube,
+    Mode::Go,
+    Mode::GoJson,
+    Mode::GoStrip,
+];
 
 impl Mode {
     fn name(self) -> &'static str {
@@ -86,6 +101,8 @@ impl Mode {
             Mode::BotLean => "bot-lean",
             Mode::BotPaged => "bot-paged",
             Mode::BotTransform => "bot-transform",
+            Mode::BotJson => "bot-json",
+            Mode::GoJson => "go-json",
             Mode::Kube => "kube",
             Mode::Go => "go",
             Mode::GoStrip => "go-strip",
@@ -98,6 +115,8 @@ impl Mode {
             Mode::BotKeep => "bot-runtime, keep_managed_fields()",
             Mode::BotLean => "bot-runtime, drop_last_applied()",
             Mode::BotPaged => "bot-runtime, initial list in pages of 500",
+            Mode::BotJson => "bot-runtime, prefer_json() (watched in JSON)",
+            Mode::GoJson => "client-go, JSON instead of protobuf",
             Mode::BotTransform => "bot-runtime, with_transform(strip managedFields)",
             Mode::Kube => "kube-rs 5 reflector, default",
             Mode::Go => "client-go, default",
@@ -166,7 +185,7 @@ async fn child(mode: Mode, n: usize, kubeconfig: &Path) -> Result<Figures> {
     HEAP.reset_peak_usage();
     let t = Instant::now();
     let keep: Box<dyn std::any::Any> = match mode {
-        Mode::Bot | Mode::BotKeep | Mode::BotLean | Mode::BotPaged | Mode::BotTransform => {
+        Mode::Bot | Mode::BotKeep | Mode::BotLean | Mode::BotPaged | Mode::BotTransform | Mode::BotJson => {
             let mut factory = InformerFactory::new(client, None).with_tweak_list_options(move |c| {
                 c.label_selector = Some(selector(n));
                 if mode == Mode::BotPaged {
@@ -177,6 +196,7 @@ async fn child(mode: Mode, n: usize, kubeconfig: &Path) -> Result<Figures> {
             match mode {
                 Mode::BotKeep => factory = factory.keep_managed_fields(),
                 Mode::BotLean => factory = factory.drop_last_applied(),
+                Mode::BotJson => factory = factory.prefer_json(),
                 Mode::BotTransform => {
                     factory = factory.keep_managed_fields().with_transform(|m| m.managed_fields = None);
                 }
@@ -198,7 +218,7 @@ async fn child(mode: Mode, n: usize, kubeconfig: &Path) -> Result<Figures> {
             ensure!(reader.len() == n, "cached {}, expected {n}", reader.len());
             Box::new((reader, task))
         }
-        Mode::Go | Mode::GoStrip => bail!("{} runs in its own program", mode.name()),
+        Mode::Go | Mode::GoStrip | Mode::GoJson => bail!("{} runs in its own program", mode.name()),
     };
     let sync = t.elapsed();
     let (heap, peak, grown) = (
@@ -225,11 +245,14 @@ fn go_program() -> PathBuf {
 /// Runs one measurement in a fresh process.
 fn measure(mode: Mode, n: usize, kubeconfig: &Path) -> Result<Figures> {
     let mut command = match mode {
-        Mode::Go | Mode::GoStrip => {
+        Mode::Go | Mode::GoStrip | Mode::GoJson => {
             let mut c = Command::new(go_program());
             c.arg("--kubeconfig").arg(kubeconfig).arg("--selector").arg(selector(n)).arg("--n").arg(n.to_string());
             if mode == Mode::GoStrip {
                 c.arg("--strip-managed-fields");
+            }
+            if mode == Mode::GoJson {
+                c.arg("--json");
             }
             c
         }
@@ -429,7 +452,7 @@ async fn main() -> Result<()> {
     };
     if !go_program().exists() {
         println!("{} missing (make bench-informer builds it): client-go not measured", go_program().display());
-        modes.retain(|m| !matches!(m, Mode::Go | Mode::GoStrip));
+        modes.retain(|m| !matches!(m, Mode::Go | Mode::GoStrip | Mode::GoJson));
     }
 
     // A control plane already running (BENCH_KUBECONFIG), or one of our own.

@@ -435,6 +435,18 @@ async fn protobuf_watches_read_as_the_apiservers_own_json() -> Result<()> {
         ensure!(compared.get(key).copied().unwrap_or(0) >= 1, "no {key} compared");
     }
     eprintln!("{total} objects of {} resources equal", compared.len());
+
+    // A request for another representation is left as it is: a metadata-only
+    // watch of Secrets gets metadata, never the data.
+    let before = watches.events_read();
+    let request =
+        http::Request::get(format!("/api/v1/namespaces/{ns}/secrets?watch=1&resourceVersion=0&timeoutSeconds=1"))
+            .header("Accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+            .body(Vec::new())?;
+    let text = protobuf.request_text(request).await?;
+    ensure!(text.contains("\"PartialObjectMetadata\"") && text.contains("protobuf-secret"), "{text}");
+    ensure!(!text.contains("\"data\"") && !text.contains("gICA"), "secret data in a metadata watch");
+    ensure!(watches.events_read() == before, "a metadata watch was read in protobuf");
     Ok(())
 }
 

@@ -20,6 +20,8 @@ use super::json::Transcoder;
 use super::{Error, MAX_FRAME, schema};
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
+/// How much JSON is handed up at a time.
+const CHUNK: usize = 16 << 10;
 /// What client-go sends: protobuf, or JSON when the resource has none.
 const ACCEPT_PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";
 
@@ -88,6 +90,17 @@ impl ProtobufWatches {
         let uri = request.uri();
         let watch = uri.query().is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
         if !watch {
+            return None;
+        }
+        // Only a plain request for the objects themselves: one for another
+        // representation (`as=PartialObjectMetadata`, `as=Table`) must get
+        // exactly that (a metadata-only watch of Secrets must never receive
+        // their data).
+        let plain = match request.headers().get(ACCEPT) {
+            None => true,
+            Some(accept) => accept.as_bytes() == b"application/json" || accept.as_bytes() == b"*/*",
+        };
+        if !plain {
             return None;
         }
         let path = uri.path();
@@ -197,10 +210,12 @@ struct WatchStream {
 }
 
 impl WatchStream {
-    /// The JSON lines of every whole frame pending.
+    /// The JSON lines of the whole frames pending, up to about
+    /// [`CHUNK`] bytes (the line reader above keeps a buffer as large as the
+    /// largest chunk it was given).
     fn lines(&mut self) -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
-        loop {
+        while out.len() < CHUNK {
             let rest = &self.pending[self.start..];
             let Some(header) = rest.get(..4) else { break };
             let len = u32::from_be_bytes(header.try_into().unwrap_or_default()) as usize;
@@ -209,15 +224,20 @@ impl WatchStream {
             }
             let Some(frame) = rest.get(4..4 + len) else { break };
             if out.capacity() == 0 {
-                out.reserve(rest.len() + rest.len() / 2);
+                out.reserve((rest.len() + rest.len() / 2).min(CHUNK + CHUNK / 2));
             }
             self.transcoder.watch_event(frame, &mut out)?;
             self.start += 4 + len;
             self.layer.events.fetch_add(1, Ordering::Relaxed);
         }
         if self.start == self.pending.len() {
-            self.pending.clear();
             self.start = 0;
+            if self.pending.capacity() > CHUNK {
+                // A burst (the initial list) is over: give its buffer back.
+                self.pending = Vec::new();
+            } else {
+                self.pending.clear();
+            }
         } else if self.start > self.pending.len() / 2 {
             self.pending.drain(..self.start);
             self.start = 0;

@@ -4,7 +4,6 @@
 //! rules (`omitempty`, pointer, inline) that decide what the apiserver's
 //! JSON of the same object holds.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// What a field holds, as its JSON is written.
@@ -62,9 +61,9 @@ pub(crate) struct Field {
 pub(crate) struct Message {
     pub(crate) name: &'static str,
     /// Sorted by number.
-    pub(crate) fields: Vec<Field>,
-    /// Field number -> index in `fields`.
-    by_number: Vec<Option<u16>>,
+    pub(crate) fields: Box<[Field]>,
+    /// Field number -> index in `fields` (`u16::MAX`: none).
+    by_number: Box<[u16]>,
     /// A wrapper of a named Go slice (`ExtraValue []string`): its JSON is
     /// the array of field 1, of this kind.
     pub(crate) wrapper: Option<Kind>,
@@ -73,18 +72,23 @@ pub(crate) struct Message {
 impl Message {
     /// The index in `fields` of field `number`.
     pub(crate) fn field_index(&self, number: u32) -> Option<usize> {
-        self.by_number.get(number as usize).copied().flatten().map(usize::from)
+        let i = *self.by_number.get(number as usize)?;
+        (i != u16::MAX).then_some(usize::from(i))
     }
 }
 
-/// The parsed table.
+/// The table: an index over its text; each message is parsed the first
+/// time it is needed (a process reads a handful of the 1,089), so the
+/// table costs about 80 KB of heap, not the 480 KB of parsing it all.
 #[derive(Debug)]
 pub(crate) struct Schema {
-    pub(crate) messages: Vec<Message>,
-    /// (group, version, kind) -> message.
-    kinds: HashMap<(&'static str, &'static str, &'static str), u32>,
-    /// The group-versions of `kinds`.
-    group_versions: std::collections::HashSet<(&'static str, &'static str)>,
+    text: &'static str,
+    /// Message names, sorted, with the byte offset of their `M`/`W` line.
+    names: Box<[(&'static str, u32)]>,
+    /// Parsed messages, in the order of `names`.
+    messages: Box<[OnceLock<Box<Message>>]>,
+    /// (group, version, kind, message), sorted.
+    kinds: Box<[(&'static str, &'static str, &'static str, u32)]>,
     /// Where the table came from (its first line).
     pub(crate) origin: &'static str,
 }
@@ -94,7 +98,8 @@ pub(crate) fn schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| match Schema::parse(include_str!("schema.txt")) {
         Ok(schema) => schema,
-        // A unit test parses the same text: this cannot fail at run time.
+        // A unit test parses the same text, every message of it: this
+        // cannot fail at run time.
         Err(e) => panic!("bot-runtime's protobuf schema.txt is malformed: {e}"),
     })
 }
@@ -102,12 +107,14 @@ pub(crate) fn schema() -> &'static Schema {
 impl Schema {
     /// The message of kind `kind` in `group` (`""` for core) and `version`.
     pub(crate) fn kind(&self, group: &str, version: &str, kind: &str) -> Option<u32> {
-        self.kinds.get(&(group, version, kind)).copied()
+        let at = self.kinds.binary_search_by(|&(g, v, k, _)| (g, v, k).cmp(&(group, version, kind))).ok()?;
+        Some(self.kinds[at].3)
     }
 
     /// Whether any kind of `group` / `version` is in the table.
     pub(crate) fn has_group_version(&self, group: &str, version: &str) -> bool {
-        self.group_versions.contains(&(group, version))
+        let at = self.kinds.partition_point(|&(g, v, _, _)| (g, v) < (group, version));
+        self.kinds.get(at).is_some_and(|&(g, v, _, _)| (g, v) == (group, version))
     }
 
     /// The message of an `apiVersion` (`v1`, `apps/v1`) and kind.
@@ -116,78 +123,105 @@ impl Schema {
         self.kind(group, version, kind)
     }
 
+    /// Message `index`, parsed on first use.
     pub(crate) fn message(&self, index: u32) -> &Message {
-        &self.messages[index as usize]
+        self.messages[index as usize].get_or_init(|| match self.parse_message(index) {
+            Ok(message) => Box::new(message),
+            Err(e) => panic!("bot-runtime's protobuf schema.txt is malformed: {e}"),
+        })
     }
 
-    /// Parses the table's text (see `make proto-schema` for its format).
+    fn index_of(&self, name: &str) -> Option<u32> {
+        let at = self.names.binary_search_by(|&(n, _)| n.cmp(name)).ok()?;
+        u32::try_from(at).ok()
+    }
+
+    /// Indexes the table's text (see `make proto-schema` for its format).
     pub(crate) fn parse(text: &'static str) -> Result<Self, String> {
         let origin = text.lines().next().unwrap_or_default().trim_start_matches("# ");
-        // First pass: message names, so fields may refer to later messages.
-        let mut index: HashMap<&str, u32> = HashMap::new();
-        for line in text.lines() {
-            let mut words = line.split(' ');
-            if let (Some("M" | "W"), Some(name)) = (words.next(), words.next()) {
-                let next = u32::try_from(index.len()).map_err(|_| "too many messages")?;
-                if index.insert(name, next).is_some() {
-                    return Err(format!("message {name} defined twice"));
-                }
-            }
-        }
-        let mut messages: Vec<Message> = Vec::with_capacity(index.len());
-        let mut kinds = HashMap::new();
-        for (n, line) in text.lines().enumerate() {
-            let at = |e: String| format!("line {}: {e}: {line}", n + 1);
-            let words: Vec<&'static str> = line.split(' ').collect();
+        let mut names = Vec::new();
+        let mut kinds = Vec::new();
+        let mut offset = 0usize;
+        for line in text.split_inclusive('\n') {
+            let words: Vec<&'static str> = line.trim_end().split(' ').collect();
             match words.as_slice() {
-                ["#", ..] | [""] => {}
+                ["M" | "W", name, ..] => names.push((*name, u32::try_from(offset).map_err(|_| "table too large")?)),
                 ["K", group, version, kind, message] => {
-                    let group = if *group == "-" { "" } else { group };
-                    let message = *index.get(message).ok_or_else(|| at("unknown message".into()))?;
-                    kinds.insert((group, *version, *kind), message);
+                    kinds.push((if *group == "-" { "" } else { *group }, *version, *kind, *message));
                 }
-                ["M", name] => {
-                    messages.push(Message { name, fields: Vec::new(), by_number: Vec::new(), wrapper: None })
-                }
-                ["W", name, elem] => {
-                    let elem = parse_kind(elem, &index).map_err(at)?;
-                    messages.push(Message { name, fields: Vec::new(), by_number: Vec::new(), wrapper: Some(elem) });
-                }
-                ["F", number, json, kind, flags] => {
-                    let message = messages.last_mut().ok_or_else(|| at("field outside a message".into()))?;
-                    let number: u32 = number.parse().map_err(|_| at("bad field number".into()))?;
-                    let flag = |c| flags.contains(c);
-                    message.fields.push(Field {
-                        number,
-                        json: if *json == "-" { "" } else { json },
-                        kind: parse_kind(kind, &index).map_err(at)?,
-                        repeated: flag('r'),
-                        pointer: flag('p'),
-                        omitempty: flag('o'),
-                        inline: flag('i'),
-                        omitzero: flag('z'),
-                    });
-                }
-                _ => return Err(at("unrecognised line".into())),
+                ["#", ..] | [""] | ["F", ..] => {}
+                _ => return Err(format!("unrecognised line: {line}")),
             }
+            offset += line.len();
         }
-        for message in &mut messages {
-            message.fields.sort_by_key(|f| f.number);
-            let max = message.fields.last().map_or(0, |f| f.number as usize);
-            if max > 4096 {
-                return Err(format!("{}: field number {max} is too large for the table", message.name));
-            }
-            message.by_number = vec![None; max + 1];
-            for (i, f) in message.fields.iter().enumerate() {
-                message.by_number[f.number as usize] = Some(u16::try_from(i).map_err(|_| "too many fields")?);
-            }
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!("message {} defined twice", w[0].0));
         }
-        let group_versions = kinds.keys().map(|&(g, v, _)| (g, v)).collect();
-        Ok(Self { messages, kinds, group_versions, origin })
+        let mut schema = Self {
+            text,
+            messages: names.iter().map(|_| OnceLock::new()).collect(),
+            names: names.into_boxed_slice(),
+            kinds: Box::new([]),
+            origin,
+        };
+        let mut resolved = kinds
+            .into_iter()
+            .map(|(g, v, k, m)| {
+                Ok((g, v, k, schema.index_of(m).ok_or_else(|| format!("kind {k}: unknown message {m}"))?))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        resolved.sort_unstable();
+        schema.kinds = resolved.into_boxed_slice();
+        Ok(schema)
+    }
+
+    /// Parses message `index`'s block.
+    fn parse_message(&self, index: u32) -> Result<Message, String> {
+        let (name, offset) = self.names[index as usize];
+        let mut lines = self.text[offset as usize..].lines();
+        let header: Vec<&'static str> = lines.next().unwrap_or_default().split(' ').collect();
+        let wrapper = match header.as_slice() {
+            ["W", _, elem] => Some(self.parse_kind(elem)?),
+            _ => None,
+        };
+        let mut fields = Vec::new();
+        for line in lines.take_while(|l| l.starts_with("F ")) {
+            let at = |e: String| format!("{name}: {e}: {line}");
+            let words: Vec<&'static str> = line.split(' ').collect();
+            let ["F", number, json, kind, flags] = words.as_slice() else {
+                return Err(at("not a field line".into()));
+            };
+            let flag = |c| flags.contains(c);
+            fields.push(Field {
+                number: number.parse().map_err(|_| at("bad field number".into()))?,
+                json: if *json == "-" { "" } else { json },
+                kind: self.parse_kind(kind).map_err(at)?,
+                repeated: flag('r'),
+                pointer: flag('p'),
+                omitempty: flag('o'),
+                inline: flag('i'),
+                omitzero: flag('z'),
+            });
+        }
+        fields.sort_by_key(|f| f.number);
+        let max = fields.last().map_or(0, |f| f.number as usize);
+        if max > 4096 {
+            return Err(format!("{name}: field number {max} is too large for the table"));
+        }
+        let mut by_number = vec![u16::MAX; max + 1];
+        for (i, f) in fields.iter().enumerate() {
+            by_number[f.number as usize] = u16::try_from(i).map_err(|_| "too many fields")?;
+        }
+        Ok(Message { name, fields: fields.into_boxed_slice(), by_number: by_number.into_boxed_slice(), wrapper })
+    }
+
+    fn parse_kind(&self, word: &str) -> Result<Kind, String> {
+        parse_kind(word, &|name| self.index_of(name))
     }
 }
 
-fn parse_kind(word: &str, index: &HashMap<&str, u32>) -> Result<Kind, String> {
+fn parse_kind(word: &str, index: &dyn Fn(&str) -> Option<u32>) -> Result<Kind, String> {
     Ok(match word {
         "string" => Kind::String,
         "bool" => Kind::Bool,
@@ -204,7 +238,7 @@ fn parse_kind(word: &str, index: &HashMap<&str, u32>) -> Result<Kind, String> {
         "duration" => Kind::Duration,
         _ => {
             if let Some(name) = word.strip_prefix("msg:") {
-                Kind::Message(*index.get(name).ok_or_else(|| format!("unknown message {name}"))?)
+                Kind::Message(index(name).ok_or_else(|| format!("unknown message {name}"))?)
             } else if let Some(value) = word.strip_prefix("map:") {
                 Kind::Map(Box::leak(Box::new(parse_kind(value, index)?)))
             } else {
@@ -230,5 +264,17 @@ mod tests {
         assert!(s.api_kind("apps/v1", "Deployment").is_some());
         assert!(s.api_kind("v1", "Status").is_some());
         assert!(s.api_kind("example.com/v1", "Bot").is_none());
+        assert!(s.has_group_version("", "v1") && s.has_group_version("apps", "v1"));
+        assert!(!s.has_group_version("example.com", "v1") && !s.has_group_version("apps", "v9"));
+    }
+
+    #[test]
+    fn every_message_of_the_table_parses() {
+        let s = schema();
+        for index in 0..s.names.len() {
+            let message = s.message(u32::try_from(index).unwrap());
+            assert!(message.fields.len() + usize::from(message.wrapper.is_some()) > 0 || message.name.contains('.'));
+        }
+        assert!(s.names.len() > 1000, "{}", s.names.len());
     }
 }
