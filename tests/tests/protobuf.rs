@@ -524,3 +524,24 @@ async fn informers_cache_the_same_objects_from_protobuf_and_json() -> Result<()>
     }
     Ok(())
 }
+
+/// The kinds table checked in (`bot-runtime/src/protobuf/schema.txt`) is
+/// what `make proto-schema` generates from the k8s.io/api pinned in
+/// tests/testenv/go.mod (Go is needed here as for the control plane).
+#[test]
+fn the_kinds_table_is_generated_from_the_pinned_k8s_api() -> Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::env::temp_dir().join(format!("protoschema-{}.txt", std::process::id()));
+    let status = std::process::Command::new("go")
+        .args(["run", "./protoschema", "-o"])
+        .arg(&out)
+        .current_dir(root.join("tests/testenv"))
+        .status()
+        .context("running `go run ./protoschema` (Go >= 1.26 is needed, as for the control plane)")?;
+    ensure!(status.success(), "go run ./protoschema failed: {status}");
+    let generated = std::fs::read_to_string(&out)?;
+    let _ = std::fs::remove_file(&out);
+    let checked_in = std::fs::read_to_string(root.join("bot-runtime/src/protobuf/schema.txt"))?;
+    ensure!(generated == checked_in, "bot-runtime/src/protobuf/schema.txt is stale: run `make proto-schema`");
+    Ok(())
+}
