@@ -8,21 +8,28 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use kube::Resource;
 
 use super::{
-    IndexFn, ObjectKey,
+    IndexFn, ObjectKey, ObjectKeyRef,
     postings::{Id, PostingMap},
 };
 
-/// One cached object and its key.
+/// One cached object. Its key is read from its metadata (the key was
+/// computed from there): no second copy of every name and namespace.
 pub(super) struct Slot<K> {
-    pub(super) key: ObjectKey,
     pub(super) obj: Arc<K>,
+}
+
+impl<K: Resource> Slot<K> {
+    /// The key, borrowed from the object.
+    pub(super) fn key(&self) -> ObjectKeyRef<'_> {
+        ObjectKeyRef::from_object(self.obj.as_ref())
+    }
 }
 
 pub(super) struct Inner<K> {
     /// The objects; `None` is a free slot (listed in `free`).
     slots: Vec<Option<Slot<K>>>,
     free: Vec<Id>,
-    /// Slot ids, hashed by `(namespace or "", name)`.
+    /// Slot ids, hashed by `(namespace or "", name)` of their object.
     table: HashTable<Id>,
     hasher: DefaultHashBuilder,
     /// Label key -> label value -> slots.
@@ -92,7 +99,10 @@ impl<K: Resource> Inner<K> {
         let hash = hash_of(&self.hasher, namespace, name);
         self.table
             .find(hash, |&id| {
-                self.slot(id).is_some_and(|s| s.key.name == name && s.key.namespace.as_deref() == namespace)
+                self.slot(id).is_some_and(|s| {
+                    let key = s.key();
+                    key.name == name && key.namespace == namespace
+                })
             })
             .copied()
     }
@@ -104,16 +114,16 @@ impl<K: Resource> Inner<K> {
 
     /// Stores `obj` under its key; returns what was stored before.
     pub(super) fn upsert(&mut self, obj: Arc<K>) -> Option<Arc<K>> {
-        let key = ObjectKey::from_object(obj.as_ref());
-        match self.find(key.namespace.as_deref(), &key.name) {
+        let key = ObjectKeyRef::from_object(obj.as_ref());
+        match self.find(key.namespace, key.name) {
             Some(id) => {
                 let old = std::mem::replace(&mut self.slots[id as usize].as_mut().expect("found").obj, obj.clone());
-                self.reindex(id, &key, &old, &obj);
+                self.reindex(id, &old, &obj);
                 Some(old)
             }
             None => {
-                let id = self.insert_slot(key.clone(), obj.clone());
-                self.file(id, &key, &obj);
+                let id = self.insert_slot(obj.clone());
+                self.file(id, &obj);
                 None
             }
         }
@@ -122,53 +132,55 @@ impl<K: Resource> Inner<K> {
     /// Removes the object under `namespace/name`.
     pub(super) fn remove(&mut self, namespace: Option<&str>, name: &str) -> Option<Arc<K>> {
         let id = self.find(namespace, name)?;
-        let Slot { key, obj } = self.slots[id as usize].take().expect("found");
-        let hash = hash_of(&self.hasher, key.namespace.as_deref(), &key.name);
+        let Slot { obj } = self.slots[id as usize].take().expect("found");
+        let key = ObjectKeyRef::from_object(obj.as_ref());
+        let hash = hash_of(&self.hasher, key.namespace, key.name);
         self.table.find_entry(hash, |&other| other == id).expect("the table files every slot").remove();
         self.free.push(id);
-        self.unindex(id, &key, &obj);
+        self.unindex(id, &obj);
         Some(obj)
     }
 
-    fn insert_slot(&mut self, key: ObjectKey, obj: Arc<K>) -> Id {
-        let hash = hash_of(&self.hasher, key.namespace.as_deref(), &key.name);
+    fn insert_slot(&mut self, obj: Arc<K>) -> Id {
+        let key = ObjectKeyRef::from_object(obj.as_ref());
+        let hash = hash_of(&self.hasher, key.namespace, key.name);
         let id = match self.free.pop() {
             Some(id) => {
-                self.slots[id as usize] = Some(Slot { key, obj });
+                self.slots[id as usize] = Some(Slot { obj });
                 id
             }
             None => {
                 let id = Id::try_from(self.slots.len()).expect("fewer than 2^32 cached objects");
-                self.slots.push(Some(Slot { key, obj }));
+                self.slots.push(Some(Slot { obj }));
                 id
             }
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.table.insert_unique(hash, id, |&other| {
-            let key = &slots[other as usize].as_ref().expect("filed slots are occupied").key;
-            hash_of(hasher, key.namespace.as_deref(), &key.name)
+            let key = slots[other as usize].as_ref().expect("filed slots are occupied").key();
+            hash_of(hasher, key.namespace, key.name)
         });
         id
     }
 
     /// Files a new object under every index.
-    fn file(&mut self, id: Id, key: &ObjectKey, obj: &K) {
+    fn file(&mut self, id: Id, obj: &K) {
         for_each_label(obj, |k, v| self.labels.entry(k.to_string()).or_default().insert(v, id));
-        if let Some(ns) = &key.namespace {
+        if let Some(ns) = ObjectKeyRef::from_object(obj).namespace {
             self.namespaces.insert(ns, id);
         }
         for_each_owner(obj, |uid| self.owners.insert(uid, id));
-        self.refile(id, key, None, Some(obj));
+        self.refile(id, None, Some(obj));
     }
 
     /// Removes a stored object from every index.
-    fn unindex(&mut self, id: Id, key: &ObjectKey, obj: &K) {
+    fn unindex(&mut self, id: Id, obj: &K) {
         self.unindex_labels(id, obj);
-        if let Some(ns) = &key.namespace {
+        if let Some(ns) = ObjectKeyRef::from_object(obj).namespace {
             self.namespaces.remove(ns, id);
         }
         for_each_owner(obj, |uid| self.owners.remove(uid, id));
-        self.refile(id, key, Some(obj), None);
+        self.refile(id, Some(obj), None);
     }
 
     fn unindex_labels(&mut self, id: Id, obj: &K) {
@@ -184,7 +196,7 @@ impl<K: Resource> Inner<K> {
 
     /// Moves a replaced object's slot from the old object's index values to
     /// the new one's (labels and owners only when they changed).
-    fn reindex(&mut self, id: Id, key: &ObjectKey, old: &K, new: &K) {
+    fn reindex(&mut self, id: Id, old: &K, new: &K) {
         if old.meta().labels != new.meta().labels {
             self.unindex_labels(id, old);
             for_each_label(new, |k, v| self.labels.entry(k.to_string()).or_default().insert(v, id));
@@ -193,7 +205,7 @@ impl<K: Resource> Inner<K> {
             for_each_owner(old, |uid| self.owners.remove(uid, id));
             for_each_owner(new, |uid| self.owners.insert(uid, id));
         }
-        self.refile(id, key, Some(old), Some(new));
+        self.refile(id, Some(old), Some(new));
     }
 
     /// Moves slot `id` in every registered index from the values of `old`
@@ -201,7 +213,7 @@ impl<K: Resource> Inner<K> {
     /// functions are user code: one that panics on `old` leaves its values
     /// unknown (the slot is taken out of every value), one that panics on
     /// `new` files the object without a value there (the failure recorded).
-    fn refile(&mut self, id: Id, key: &ObjectKey, old: Option<&K>, new: Option<&K>) {
+    fn refile(&mut self, id: Id, old: Option<&K>, new: Option<&K>) {
         let Self { indexers, indices, index_failures, .. } = self;
         let values_of = |f: &IndexFn<K>, obj: &K| std::panic::catch_unwind(AssertUnwindSafe(|| f(obj))).ok();
         for (name, f) in indexers.iter() {
@@ -213,7 +225,11 @@ impl<K: Resource> Inner<K> {
             }
             match new.map(|new| values_of(f, new)) {
                 Some(Some(values)) => values.iter().for_each(|v| index.insert(v, id)),
-                Some(None) => index_failures.push((key.clone(), name.clone())),
+                Some(None) => {
+                    if let Some(new) = new {
+                        index_failures.push((ObjectKey::from_object(new), name.clone()));
+                    }
+                }
                 None => {}
             }
         }

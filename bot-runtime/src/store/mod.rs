@@ -362,8 +362,11 @@ impl<K: Resource + 'static> Writer<K> {
             }
             writes.push(obj);
         }
-        let removed =
-            inner.iter().filter(|(id, _)| !listed[*id as usize]).map(|(_, s)| (s.key.clone(), s.obj.clone())).collect();
+        let removed = inner
+            .iter()
+            .filter(|(id, _)| !listed[*id as usize])
+            .map(|(_, s)| (ObjectKey::from(&s.key()), s.obj.clone()))
+            .collect();
         (writes, removed)
     }
 
@@ -466,7 +469,7 @@ impl<K: Resource + 'static> Store<K> {
 
     /// Every key, sorted.
     pub fn keys(&self) -> Vec<ObjectKey> {
-        let mut keys: Vec<_> = self.inner.read().iter().map(|(_, s)| s.key.clone()).collect();
+        let mut keys: Vec<_> = self.inner.read().iter().map(|(_, s)| ObjectKey::from(&s.key())).collect();
         keys.sort();
         keys
     }
@@ -481,8 +484,12 @@ impl<K: Resource + 'static> Store<K> {
     pub fn index_keys(&self, index: &str, value: &str) -> Result<Vec<ObjectKey>> {
         let inner = self.inner.read();
         let postings = inner.index_named(index)?.get(value);
-        let mut keys: Vec<_> =
-            postings.iter().flat_map(|p| p.iter()).filter_map(|id| inner.slot(id)).map(|s| s.key.clone()).collect();
+        let mut keys: Vec<_> = postings
+            .iter()
+            .flat_map(|p| p.iter())
+            .filter_map(|id| inner.slot(id))
+            .map(|s| ObjectKey::from(&s.key()))
+            .collect();
         keys.sort();
         Ok(keys)
     }

@@ -127,8 +127,7 @@ impl<K: Resource> Inner<K> {
         }
         let namespace = namespace.filter(|ns| !ns.is_empty());
         let keep = |id: Id, slot: &Slot<K>, skip: Option<usize>| {
-            (matches!(source, Source::Namespace(_))
-                || namespace.is_none_or(|ns| slot.key.namespace.as_deref() == Some(ns)))
+            (matches!(source, Source::Namespace(_)) || namespace.is_none_or(|ns| slot.key().namespace == Some(ns)))
                 && checks.iter().enumerate().all(|(i, c)| Some(i) == skip || c.holds(id, slot.obj.as_ref()))
         };
         let mut out = Vec::with_capacity(best.min(self.len()));
