@@ -427,6 +427,52 @@ async fn lister_lookups(client: &Client, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// What turning the apiserver's protobuf back into JSON costs, per object,
+/// beside decoding that JSON into the typed object (in this process).
+async fn protobuf_costs(client: &Client, n: usize) -> Result<()> {
+    let uri = format!("/api/v1/configmaps?labelSelector=app%3Dbench-{n}&watch=1&resourceVersion=0&timeoutSeconds=2");
+    let request = http::Request::get(uri)
+        .header("Accept", "application/vnd.kubernetes.protobuf, application/json")
+        .body(kube::client::Body::empty())?;
+    let body = client.send(request).await?.into_body().collect_bytes().await?;
+    let mut frames = Vec::new();
+    let mut rest = &body[..];
+    while let Some(len) = rest.get(..4) {
+        let len = u32::from_be_bytes(len.try_into()?) as usize;
+        frames.push(&rest[4..4 + len]);
+        rest = &rest[4 + len..];
+    }
+    ensure!(frames.len() == n, "{} frames for {n} objects", frames.len());
+    let mut lines = Vec::with_capacity(body.len() * 3 / 2);
+    let t = Instant::now();
+    for frame in &frames {
+        bot_runtime::protobuf::watch_event_to_json(frame, &mut lines)?;
+    }
+    let transcode = t.elapsed() / n as u32;
+    #[derive(serde::Deserialize)]
+    struct Line<'a> {
+        #[serde(borrow)]
+        object: &'a serde_json::value::RawValue,
+    }
+    let objects: Vec<&str> = lines
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| Ok(serde_json::from_slice::<Line<'_>>(l)?.object.get()))
+        .collect::<Result<_>>()?;
+    let t = Instant::now();
+    for object in &objects {
+        let cm: ConfigMap = bot_runtime::reflector::decode(object, bot_runtime::reflector::Omit::default())?;
+        std::hint::black_box(cm);
+    }
+    let decode = t.elapsed() / n as u32;
+    println!(
+        "protobuf watch event -> JSON line: {transcode:.2?} per object ({} B of protobuf -> {} B of JSON); JSON -> ConfigMap (managedFields skipped): {decode:.2?}",
+        body.len() / n,
+        lines.len() / n
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -474,5 +520,6 @@ async fn main() -> Result<()> {
         let figures = compare(n, runs, &modes, &kubeconfig)?;
         print_table(n, runs, &figures);
     }
-    lister_lookups(&client, sizes[0]).await
+    lister_lookups(&client, sizes[0]).await?;
+    protobuf_costs(&client, sizes[0]).await
 }

@@ -332,7 +332,7 @@ fn cluster_objects(ns: &str) -> Vec<(GroupVersionKind, &'static str, Value)> {
 }
 
 /// The objects of `ar`'s collection, by `namespace/name`, as one watch
-/// from resourceVersion 0 reports them (ADDED events until the timeout).
+/// from resourceVersion 0 reports them (their last state before the timeout).
 async fn watched(client: &Client, ar: &ApiResource, namespaced: bool) -> Result<BTreeMap<String, Value>> {
     let prefix = if ar.group.is_empty() { "/api".to_string() } else { format!("/apis/{}", ar.group) };
     let _ = namespaced;
@@ -341,14 +341,24 @@ async fn watched(client: &Client, ar: &ApiResource, namespaced: bool) -> Result<
     let mut objects = BTreeMap::new();
     for line in text.lines().filter(|l| !l.is_empty()) {
         let event: Value = serde_json::from_str(line).with_context(|| format!("a watch line of {}", ar.plural))?;
-        ensure!(event["type"] == "ADDED", "{}: {}", ar.plural, event["type"]);
         let object = event["object"].clone();
-        let key = format!(
-            "{}/{}",
-            object["metadata"]["namespace"].as_str().unwrap_or(""),
-            object["metadata"]["name"].as_str().context("a name")?
-        );
-        objects.insert(key, object);
+        let key = || -> Result<String> {
+            Ok(format!(
+                "{}/{}",
+                object["metadata"]["namespace"].as_str().unwrap_or(""),
+                object["metadata"]["name"].as_str().context("a name")?
+            ))
+        };
+        // Objects the control plane changes meanwhile come again; the last state counts.
+        match event["type"].as_str() {
+            Some("ADDED" | "MODIFIED") => {
+                objects.insert(key()?, object);
+            }
+            Some("DELETED") => {
+                objects.remove(&key()?);
+            }
+            other => anyhow::bail!("{}: unexpected event {other:?}", ar.plural),
+        }
     }
     Ok(objects)
 }

@@ -35,11 +35,17 @@ pub(crate) struct Transcoder {
     stack: Vec<Occurrence>,
     /// Leave `metadata.managedFields` out.
     omit_managed_fields: bool,
+    /// `meta/v1.ObjectMeta`'s message.
+    object_meta: Option<u32>,
 }
+
+/// `metadata.managedFields`' field number in `meta/v1.ObjectMeta`.
+const MANAGED_FIELDS: u32 = 17;
 
 impl Transcoder {
     pub(crate) fn new(schema: &'static Schema, omit_managed_fields: bool) -> Self {
-        Self { schema, stack: Vec::new(), omit_managed_fields }
+        let object_meta = schema.object_meta();
+        Self { schema, stack: Vec::new(), omit_managed_fields, object_meta }
     }
 
     /// One frame of a protobuf watch stream (a `metav1.WatchEvent`) as one
@@ -90,15 +96,19 @@ impl Transcoder {
                 _ => {}
             }
         }
-        let (api_version, kind) = (String::from_utf8_lossy(api_version), String::from_utf8_lossy(kind));
-        let message = self
-            .schema
-            .api_kind(&api_version, &kind)
-            .ok_or_else(|| Error::UnknownKind { api_version: api_version.to_string(), kind: kind.to_string() })?;
+        let unknown = || Error::UnknownKind {
+            api_version: String::from_utf8_lossy(api_version).into_owned(),
+            kind: String::from_utf8_lossy(kind).into_owned(),
+        };
+        let (Ok(api_version_text), Ok(kind_text)) = (std::str::from_utf8(api_version), std::str::from_utf8(kind))
+        else {
+            return Err(unknown());
+        };
+        let message = self.schema.api_kind(api_version_text, kind_text).ok_or_else(unknown)?;
         out.extend_from_slice(b"{\"kind\":");
-        string(kind.as_bytes(), out);
+        string(kind, out);
         out.extend_from_slice(b",\"apiVersion\":");
-        string(api_version.as_bytes(), out);
+        string(api_version, out);
         let mut first = false;
         self.members(message, raw, out, &mut first)?;
         out.push(b'}');
@@ -118,7 +128,7 @@ impl Transcoder {
                 while at < self.stack.len() && usize::from(self.stack[at].field) == i {
                     at += 1;
                 }
-                if self.omit_managed_fields && field.json == "managedFields" && message.name == "meta/v1.ObjectMeta" {
+                if self.omit_managed_fields && field.number == MANAGED_FIELDS && Some(index) == self.object_meta {
                     continue;
                 }
                 self.field(message, field, bytes, from..at, out, first)?;
@@ -533,9 +543,11 @@ fn key(json: &str, out: &mut Vec<u8>, first: &mut bool) {
 
 /// A JSON string (invalid UTF-8 replaced, as Go's encoder does).
 fn string(b: &[u8], out: &mut Vec<u8>) {
-    let text = String::from_utf8_lossy(b);
     // Writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, text.as_ref());
+    let _ = match std::str::from_utf8(b) {
+        Ok(text) => serde_json::to_writer(&mut *out, text),
+        Err(_) => serde_json::to_writer(&mut *out, String::from_utf8_lossy(b).as_ref()),
+    };
 }
 
 /// A float as Go writes it: integers without a fraction.
@@ -618,6 +630,15 @@ fn go_duration(nanos: i64) -> String {
 /// compacts what a `MarshalJSON` returns), so that a watch event stays on
 /// one line.
 fn compact_json(raw: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    if !raw.iter().any(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        // Already compact (what the apiserver stores): copied once its
+        // strings are seen to close, so it cannot swallow the rest of the line.
+        if !strings_close(raw) {
+            return Err(Error::Json);
+        }
+        out.extend_from_slice(raw);
+        return Ok(());
+    }
     let (mut in_string, mut escaped) = (false, false);
     for &b in raw {
         if in_string {
@@ -637,6 +658,25 @@ fn compact_json(raw: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         }
     }
     if in_string { Err(Error::Json) } else { Ok(()) }
+}
+
+/// Whether every string in `raw` (JSON without whitespace) is closed.
+fn strings_close(raw: &[u8]) -> bool {
+    let mut in_string = false;
+    let mut at = 0;
+    while let Some(found) = raw.get(at..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+        let i = at + found;
+        if raw[i] == b'\\' {
+            if !in_string {
+                return false;
+            }
+            at = i + 2;
+        } else {
+            in_string = !in_string;
+            at = i + 1;
+        }
+    }
+    !in_string
 }
 
 #[cfg(test)]
@@ -665,6 +705,10 @@ mod tests {
         compact_json(b"{ \"a b\" : [1, 2],\n \"c\\\"\": \"x y\" }", &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), r#"{"a b":[1,2],"c\"":"x y"}"#);
         assert!(compact_json(b"\"open", &mut Vec::new()).is_err());
+        assert!(compact_json(br#"{"a":"b\"}"#, &mut Vec::new()).is_err());
+        let mut out = Vec::new();
+        compact_json(br#"{"k:{\"type\":\"Ready\"}":{}}"#, &mut out).unwrap();
+        assert_eq!(out, br#"{"k:{\"type\":\"Ready\"}":{}}"#);
     }
 
     #[test]

@@ -87,6 +87,13 @@ pub fn table_origin() -> &'static str {
     schema::schema().origin
 }
 
+/// One frame of a protobuf watch stream (a `metav1.WatchEvent`, without its
+/// 4-byte length) as one line of a JSON watch stream, appended to `out`
+/// (newline included).
+pub fn watch_event_to_json(frame: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    json::Transcoder::new(schema::schema(), false).watch_event(frame, out)
+}
+
 /// An enveloped protobuf object (`k8s\0` + `runtime.Unknown`, as the
 /// apiserver sends it) as the JSON the apiserver would send for it.
 pub fn object_to_json(enveloped: &[u8]) -> Result<Vec<u8>, Error> {

@@ -4,6 +4,7 @@
 //! rules (`omitempty`, pointer, inline) that decide what the apiserver's
 //! JSON of the same object holds.
 
+use std::hash::BuildHasher as _;
 use std::sync::OnceLock;
 
 /// What a field holds, as its JSON is written.
@@ -89,6 +90,12 @@ pub(crate) struct Schema {
     messages: Box<[OnceLock<Box<Message>>]>,
     /// (group, version, kind, message), sorted.
     kinds: Box<[(&'static str, &'static str, &'static str, u32)]>,
+    /// Indexes into `kinds`, hashed by (group, version, kind): one lookup per
+    /// object transcoded.
+    kind_table: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+    /// `meta/v1.ObjectMeta`'s index.
+    object_meta: Option<u32>,
     /// Where the table came from (its first line).
     pub(crate) origin: &'static str,
 }
@@ -107,8 +114,12 @@ pub(crate) fn schema() -> &'static Schema {
 impl Schema {
     /// The message of kind `kind` in `group` (`""` for core) and `version`.
     pub(crate) fn kind(&self, group: &str, version: &str, kind: &str) -> Option<u32> {
-        let at = self.kinds.binary_search_by(|&(g, v, k, _)| (g, v, k).cmp(&(group, version, kind))).ok()?;
-        Some(self.kinds[at].3)
+        let hash = self.hasher.hash_one((group, version, kind));
+        let at = self.kind_table.find(hash, |&i| {
+            let (g, v, k, _) = self.kinds[i as usize];
+            (g, v, k) == (group, version, kind)
+        })?;
+        Some(self.kinds[*at as usize].3)
     }
 
     /// Whether any kind of `group` / `version` is in the table.
@@ -129,6 +140,11 @@ impl Schema {
             Ok(message) => Box::new(message),
             Err(e) => panic!("bot-runtime's protobuf schema.txt is malformed: {e}"),
         })
+    }
+
+    /// The index of `meta/v1.ObjectMeta`.
+    pub(crate) fn object_meta(&self) -> Option<u32> {
+        self.object_meta
     }
 
     fn index_of(&self, name: &str) -> Option<u32> {
@@ -163,8 +179,12 @@ impl Schema {
             messages: names.iter().map(|_| OnceLock::new()).collect(),
             names: names.into_boxed_slice(),
             kinds: Box::new([]),
+            kind_table: hashbrown::HashTable::new(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            object_meta: None,
             origin,
         };
+        schema.object_meta = schema.index_of("meta/v1.ObjectMeta");
         let mut resolved = kinds
             .into_iter()
             .map(|(g, v, k, m)| {
@@ -173,6 +193,13 @@ impl Schema {
             .collect::<Result<Vec<_>, String>>()?;
         resolved.sort_unstable();
         schema.kinds = resolved.into_boxed_slice();
+        let mut table = hashbrown::HashTable::with_capacity(schema.kinds.len());
+        for (i, &(g, v, k, _)) in schema.kinds.iter().enumerate() {
+            let hash = |&(g, v, k, _): &(&str, &str, &str, u32)| schema.hasher.hash_one((g, v, k));
+            let i = u32::try_from(i).map_err(|_| "too many kinds")?;
+            table.insert_unique(schema.hasher.hash_one((g, v, k)), i, |&j| hash(&schema.kinds[j as usize]));
+        }
+        schema.kind_table = table;
         Ok(schema)
     }
 
