@@ -683,6 +683,100 @@ fn strings_close(raw: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn len_field(number: u64, bytes: &[u8], out: &mut Vec<u8>) {
+        varint(number << 3 | 2, out);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+
+    fn entry(key: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut e = Vec::new();
+        len_field(1, key, &mut e);
+        len_field(2, value, &mut e);
+        e
+    }
+
+    /// A watch event of a ConfigMap, encoded by hand as the apiserver does.
+    fn configmap_event() -> Vec<u8> {
+        let mut meta = Vec::new();
+        len_field(1, b"cm", &mut meta);
+        len_field(2, b"", &mut meta); // generateName, written although empty
+        len_field(3, b"ns", &mut meta);
+        len_field(6, b"7", &mut meta);
+        varint(7 << 3, &mut meta); // generation 0
+        varint(0, &mut meta);
+        let mut time = vec![0x08];
+        varint(1_700_000_000, &mut time);
+        len_field(8, &time, &mut meta);
+        len_field(11, &entry(b"app", b"a\"<b>"), &mut meta);
+        let mut cm = Vec::new();
+        len_field(1, &meta, &mut cm);
+        len_field(2, &entry(b"k", b"v\n"), &mut cm);
+        len_field(3, &entry(b"bin", &[0, 1, 255]), &mut cm);
+        varint(4 << 3, &mut cm);
+        varint(0, &mut cm); // immutable: false, a pointer
+        let mut type_meta = Vec::new();
+        len_field(1, b"v1", &mut type_meta);
+        len_field(2, b"ConfigMap", &mut type_meta);
+        let mut unknown = MAGIC.to_vec();
+        len_field(1, &type_meta, &mut unknown);
+        len_field(2, &cm, &mut unknown);
+        let mut raw = Vec::new();
+        len_field(1, &unknown, &mut raw);
+        let mut event = Vec::new();
+        len_field(1, b"ADDED", &mut event);
+        len_field(2, &raw, &mut event);
+        event
+    }
+
+    #[test]
+    fn a_configmap_event_reads_as_the_apiserver_writes_it() {
+        let mut out = Vec::new();
+        Transcoder::new(super::super::schema::schema(), false).watch_event(&configmap_event(), &mut out).unwrap();
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(
+            line,
+            concat!(
+                r#"{"type":"ADDED","object":{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"cm","namespace":"ns","#,
+                r#""resourceVersion":"7","creationTimestamp":"2023-11-14T22:13:20Z","labels":{"app":"a\"<b>"}},"#,
+                r#""data":{"k":"v\n"},"binaryData":{"bin":"AAH/"},"immutable":false}}"#,
+                "\n"
+            )
+        );
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(event["object"].clone()).unwrap();
+        assert_eq!(cm.binary_data.unwrap()["bin"].0, vec![0, 1, 255]);
+    }
+
+    proptest::proptest! {
+        /// Damaged frames never panic, and whatever is written is one line of valid JSON.
+        #[test]
+        fn damaged_frames_fail_cleanly_or_read_as_one_json_line(
+            cut in 0usize..400,
+            flips in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 0..4),
+        ) {
+            let mut frame = configmap_event();
+            for (at, byte) in flips {
+                let at = at % frame.len();
+                frame[at] = byte;
+            }
+            frame.truncate(cut.min(frame.len()));
+            let mut out = Vec::new();
+            if Transcoder::new(super::super::schema::schema(), false).watch_event(&frame, &mut out).is_ok() {
+                proptest::prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+                proptest::prop_assert!(serde_json::from_slice::<serde_json::Value>(&out).is_ok(), "{}", String::from_utf8_lossy(&out));
+            }
+        }
+    }
+
     #[test]
     fn durations_read_as_go_prints_them() {
         for (nanos, text) in [
