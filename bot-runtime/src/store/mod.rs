@@ -912,6 +912,13 @@ mod tests {
                 prop_assert_eq!(names(s.select(ns.as_deref(), &selector)), names(scanned.clone()), "selector {}", selector);
                 let planned = s.inner.read().select_planned(ns.as_deref(), &selector, false);
                 prop_assert_eq!(names(planned), names(scanned), "selector {} through postings", selector);
+                // `get` finds every listed object, the very Arc, and nothing else.
+                let listed = s.list();
+                for o in &listed {
+                    let got = s.get_by(o.metadata.namespace.as_deref(), o.metadata.name.as_deref().unwrap_or_default());
+                    prop_assert!(got.is_some_and(|g| Arc::ptr_eq(&g, o)), "get {:?}", o.metadata.name);
+                }
+                prop_assert_eq!(s.keys().len(), listed.len());
                 // The other indexes agree with the objects too.
                 for (i, ns) in (0..3).map(|n| format!("ns{n}")).enumerate() {
                     let by_ns = names(s.by_index(NAMESPACE_INDEX, &ns).unwrap());
