@@ -306,3 +306,99 @@ impl WatchStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The fallback to JSON, against a stand-in server: the real apiserver
+    //! cannot be made to send a malformed protobuf frame.
+
+    use super::*;
+
+    /// Answers watches with `frames` in protobuf while the request asks for
+    /// protobuf, and with one JSON line otherwise; records each Accept header.
+    #[derive(Clone)]
+    struct StandIn {
+        frames: Vec<u8>,
+        accepts: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl tower_service::Service<Request<Body>> for StandIn {
+        type Response = Response<Body>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Response<Body>, std::convert::Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request<Body>) -> Self::Future {
+            let accept = request.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            self.accepts.lock().push(accept.clone());
+            let response = if accept.starts_with(PROTOBUF) {
+                Response::builder()
+                    .header(CONTENT_TYPE, "application/vnd.kubernetes.protobuf;stream=watch")
+                    .body(Body::from(self.frames.clone()))
+            } else {
+                let line =
+                    r#"{"type":"ADDED","object":{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"json"}}}"#;
+                Response::builder()
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(Body::from(format!("{line}\n").into_bytes()))
+            };
+            std::future::ready(Ok(response.expect("a valid response")))
+        }
+    }
+
+    fn frame(event: &[u8]) -> Vec<u8> {
+        let mut out = u32::try_from(event.len()).unwrap().to_be_bytes().to_vec();
+        out.extend_from_slice(event);
+        out
+    }
+
+    #[tokio::test]
+    async fn a_frame_that_cannot_be_read_ends_the_watch_and_the_collection_is_watched_in_json() {
+        // A watch event whose object is a kind the table does not have.
+        let mut type_meta = vec![0x0a, 2];
+        type_meta.extend_from_slice(b"v1");
+        type_meta.extend_from_slice(&[0x12, 7]);
+        type_meta.extend_from_slice(b"Unknown");
+        let mut unknown = super::super::json::MAGIC.to_vec();
+        unknown.push(0x0a);
+        unknown.push(u8::try_from(type_meta.len()).unwrap());
+        unknown.extend_from_slice(&type_meta);
+        let mut raw = vec![0x0a, u8::try_from(unknown.len()).unwrap()];
+        raw.extend_from_slice(&unknown);
+        let mut event = vec![0x0a, 5];
+        event.extend_from_slice(b"ADDED");
+        event.push(0x12);
+        event.push(u8::try_from(raw.len()).unwrap());
+        event.extend_from_slice(&raw);
+
+        let accepts = Arc::new(Mutex::new(Vec::new()));
+        let stand_in = StandIn { frames: frame(&event), accepts: accepts.clone() };
+        let watches = ProtobufWatches::new(kube::Client::new(stand_in, "default"));
+        let client = kube::Client::new(watches.clone(), "default");
+        let watch = || http::Request::get("/api/v1/namespaces/a/configmaps?watch=1").body(Vec::new()).unwrap();
+
+        let first = client.request_text(watch()).await;
+        assert!(first.is_err(), "{first:?}");
+        assert_eq!(watches.fallen_back(), ["/api/v1/namespaces/a/configmaps"]);
+        let second = client.request_text(watch()).await.unwrap();
+        assert!(second.contains(r#""name":"json""#), "{second}");
+        // Other collections still ask for protobuf; lists never do.
+        let _ = client
+            .request_text(http::Request::get("/api/v1/namespaces/b/configmaps?watch=1").body(Vec::new()).unwrap())
+            .await;
+        let _ =
+            client.request_text(http::Request::get("/api/v1/namespaces/b/configmaps").body(Vec::new()).unwrap()).await;
+        let _ = client
+            .request_text(http::Request::get("/apis/example.com/v1/bots?watch=1").body(Vec::new()).unwrap())
+            .await;
+        let accepts = accepts.lock().clone();
+        assert_eq!(accepts.len(), 5);
+        assert!(accepts[0].starts_with(PROTOBUF) && !accepts[1].starts_with(PROTOBUF), "{accepts:?}");
+        assert!(accepts[2].starts_with(PROTOBUF), "{accepts:?}");
+        assert!(!accepts[3].starts_with(PROTOBUF) && !accepts[4].starts_with(PROTOBUF), "{accepts:?}");
+        assert_eq!(watches.events_read(), 0);
+    }
+}
