@@ -222,7 +222,7 @@ pub struct InformerConfig<K> {
     /// (when the warning is logged). Default: `None`. See
     /// [`on_undecodable`](Self::on_undecodable).
     pub on_undecodable: Option<UndecodableFn>,
-    /// Whether watches of built-in kinds are made in protobuf, as client-go
+    /// Whether lists and watches of built-in kinds are made in protobuf, as client-go
     /// makes them, and read back as JSON ([`crate::protobuf`]). Default:
     /// `true`; see [`prefer_json`](Self::prefer_json). Custom resources are
     /// always watched in JSON.
@@ -337,7 +337,7 @@ impl<K> InformerConfig<K> {
     }
 
     /// Watches in JSON even where the apiserver has protobuf (by default,
-    /// watches of built-in kinds are made in protobuf, which the apiserver
+    /// lists and watches of built-in kinds are made in protobuf, which the apiserver
     /// encodes faster, and read back as JSON: [`crate::protobuf`]).
     #[must_use]
     pub fn prefer_json(mut self) -> Self {

@@ -363,6 +363,45 @@ async fn watched(client: &Client, ar: &ApiResource, namespaced: bool) -> Result<
     Ok(objects)
 }
 
+/// The kind of `ar`'s list and its items by `namespace/name`, as one list
+/// (unpaged) returns them.
+async fn listed(client: &Client, ar: &ApiResource) -> Result<(Value, BTreeMap<String, Value>)> {
+    let prefix = if ar.group.is_empty() { "/api".to_string() } else { format!("/apis/{}", ar.group) };
+    let uri = format!("{prefix}/{}/{}", ar.version, ar.plural);
+    let text = client.request_text(http::Request::get(&uri).body(Vec::new())?).await.with_context(|| uri.clone())?;
+    let list: Value = serde_json::from_str(&text).with_context(|| format!("the list of {}", ar.plural))?;
+    let mut items = BTreeMap::new();
+    for item in list["items"].as_array().into_iter().flatten() {
+        let key = format!(
+            "{}/{}",
+            item["metadata"]["namespace"].as_str().unwrap_or(""),
+            item["metadata"]["name"].as_str().context("a name")?
+        );
+        items.insert(key, item.clone());
+    }
+    Ok((json!([list["kind"], list["apiVersion"]]), items))
+}
+
+/// `got` equals `expected` for every key of both at the same resourceVersion;
+/// how many were compared.
+fn same_objects(what: &str, got: &BTreeMap<String, Value>, expected: &BTreeMap<String, Value>) -> Result<usize> {
+    let mut same = 0;
+    for (key, expected) in expected {
+        let Some(got) = got.get(key) else { continue };
+        if got["metadata"]["resourceVersion"] != expected["metadata"]["resourceVersion"] {
+            continue; // changed between the two reads
+        }
+        ensure!(
+            got == expected,
+            "{what} {key}: from protobuf\n{}\nfrom the apiserver's JSON\n{}",
+            serde_json::to_string_pretty(got)?,
+            serde_json::to_string_pretty(expected)?
+        );
+        same += 1;
+    }
+    Ok(same)
+}
+
 #[tokio::test]
 async fn protobuf_watches_read_as_the_apiservers_own_json() -> Result<()> {
     let env = TestEnv::start().await?;
@@ -411,26 +450,23 @@ async fn protobuf_watches_read_as_the_apiservers_own_json() -> Result<()> {
         async move {
             let (from_json, from_protobuf) =
                 futures::try_join!(watched(&json_client, ar, *namespaced), watched(&protobuf, ar, *namespaced))?;
-            let mut same = 0;
-            for (key, expected) in &from_json {
-                let Some(got) = from_protobuf.get(key) else { continue };
-                if got["metadata"]["resourceVersion"] != expected["metadata"]["resourceVersion"] {
-                    continue; // changed between the two watches
-                }
-                ensure!(
-                    got == expected,
-                    "{} {key}: from protobuf\n{}\nfrom the apiserver's JSON\n{}",
-                    ar.plural,
-                    serde_json::to_string_pretty(got)?,
-                    serde_json::to_string_pretty(expected)?
-                );
-                same += 1;
-            }
-            Ok::<_, anyhow::Error>((format!("{}/{}", ar.group, ar.plural), same))
+            let same = same_objects(&format!("{} (watched)", ar.plural), &from_protobuf, &from_json)?;
+            let ((json_kind, json_items), (protobuf_kind, protobuf_items)) =
+                futures::try_join!(listed(&json_client, ar), listed(&protobuf, ar))?;
+            ensure!(json_kind == protobuf_kind, "{}: list kinds {json_kind} and {protobuf_kind}", ar.plural);
+            let listed_same = same_objects(&format!("{} (listed)", ar.plural), &protobuf_items, &json_items)?;
+            ensure!(
+                listed_same + 2 >= json_items.len().min(protobuf_items.len()),
+                "{}: only {listed_same} of {} listed objects compared",
+                ar.plural,
+                json_items.len()
+            );
+            Ok::<_, anyhow::Error>((format!("{}/{}", ar.group, ar.plural), same, listed_same))
         }
     }))
     .await?;
-    let compared: BTreeMap<String, usize> = compared.into_iter().collect();
+    let listed_total: usize = compared.iter().map(|(_, _, listed)| listed).sum();
+    let compared: BTreeMap<String, usize> = compared.into_iter().map(|(key, watched, _)| (key, watched)).collect();
     eprintln!("objects compared per resource: {compared:?}");
     ensure!(watches.fallen_back().is_empty(), "fell back to JSON: {:?}", watches.fallen_back());
     let total: usize = compared.values().sum();
@@ -444,7 +480,8 @@ async fn protobuf_watches_read_as_the_apiservers_own_json() -> Result<()> {
     {
         ensure!(compared.get(key).copied().unwrap_or(0) >= 1, "no {key} compared");
     }
-    eprintln!("{total} objects of {} resources equal", compared.len());
+    eprintln!("{total} watched and {listed_total} listed objects of {} resources equal", compared.len());
+    ensure!(listed_total >= total / 2, "only {listed_total} listed objects compared");
 
     // A request for another representation is left as it is: a metadata-only
     // watch of Secrets gets metadata, never the data.

@@ -1,5 +1,5 @@
-//! The client layer: asks for protobuf on watches of built-in
-//! group-versions and turns each event back into a JSON line.
+//! The client layer: asks for protobuf on lists and watches of built-in
+//! collections and turns what comes back into the apiserver's JSON.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -27,8 +27,8 @@ const ACCEPT_PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A [`kube::Client`] whose watches of built-in group-versions are made in
-/// protobuf and read back as JSON (see the [module](super) docs). Cheap to
+/// A [`kube::Client`] whose lists and watches of built-in collections are
+/// made in protobuf and read back as JSON (see the [module](super) docs). Cheap to
 /// clone; clones share which collections fell back to JSON.
 pub fn client(client: kube::Client) -> kube::Client {
     let namespace = client.default_namespace().to_string();
@@ -81,15 +81,10 @@ impl ProtobufWatches {
         self
     }
 
-    /// The path of a watch of a built-in group-version that is not known to
-    /// fail in protobuf, or `None` (left as it is).
+    /// The path of a list or watch of a built-in collection that is not
+    /// known to fail in protobuf, or `None` (left as it is).
     fn protobuf_path(&self, request: &Request<Body>) -> Option<String> {
         if request.method() != http::Method::GET {
-            return None;
-        }
-        let uri = request.uri();
-        let watch = uri.query().is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
-        if !watch {
             return None;
         }
         // Only a plain request for the objects themselves: one for another
@@ -100,25 +95,29 @@ impl ProtobufWatches {
             None => true,
             Some(accept) => accept.as_bytes() == b"application/json" || accept.as_bytes() == b"*/*",
         };
-        if !plain {
-            return None;
-        }
-        let path = uri.path();
-        let mut parts = path.trim_start_matches('/').split('/');
-        let builtin = match (parts.next(), parts.next(), parts.next()) {
-            (Some("api"), Some(version), _) => super::is_builtin("", version),
-            (Some("apis"), Some(group), Some(version)) => super::is_builtin(group, version),
-            _ => false,
-        };
-        (builtin && !self.json_only.lock().contains(path)).then(|| path.to_string())
+        let path = request.uri().path();
+        (plain && is_builtin_collection(path) && !self.json_only.lock().contains(path)).then(|| path.to_string())
     }
 
-    /// `path`'s watches are made in JSON from now on.
+    /// `path` is listed and watched in JSON from now on.
     fn fall_back(&self, path: &str, error: &Error) {
         if self.json_only.lock().insert(path.to_string()) {
-            tracing::warn!(%path, %error, "could not read a protobuf watch event; watching this collection in JSON from now on");
+            tracing::warn!(%path, %error, "could not read protobuf from the apiserver; reading this collection in JSON from now on");
         }
     }
+}
+
+/// Whether `path` is a collection (not one object, not a subresource) of a
+/// built-in group-version: `/api/v1/pods`, `/api/v1/namespaces/x/pods`,
+/// `/apis/apps/v1/deployments`, `/apis/apps/v1/namespaces/x/deployments`.
+fn is_builtin_collection(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (builtin, rest) = match parts.as_slice() {
+        ["api", version, rest @ ..] => (super::is_builtin("", version), rest),
+        ["apis", group, version, rest @ ..] => (super::is_builtin(group, version), rest),
+        _ => return false,
+    };
+    builtin && matches!(rest, [plural] | ["namespaces", _, plural] if !plural.is_empty())
 }
 
 impl tower_service::Service<Request<Body>> for ProtobufWatches {
@@ -146,11 +145,11 @@ impl tower_service::Service<Request<Body>> for ProtobufWatches {
 
 impl ProtobufWatches {
     async fn transcode(self, path: String, response: Response<Body>) -> Result<Response<ResponseBody>, kube::Error> {
-        let protobuf =
-            response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(PROTOBUF));
-        if !protobuf {
+        let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !content_type.starts_with(PROTOBUF) {
             return Ok(response.map(ResponseBody::plain));
         }
+        let watch = content_type.contains("stream=watch");
         let (mut parts, body) = response.into_parts();
         parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         parts.headers.remove(http::header::CONTENT_LENGTH);
@@ -168,8 +167,20 @@ impl ProtobufWatches {
                 }
             };
         }
-        let stream = WatchStream { body, pending: Vec::new(), start: 0, done: false, transcoder, layer: self, path };
-        Ok(Response::from_parts(parts, ResponseBody(Inner::Watch(Box::new(stream)))))
+        let inner = if watch {
+            Inner::Watch(Box::new(WatchStream {
+                body,
+                pending: Vec::new(),
+                start: 0,
+                done: false,
+                transcoder,
+                layer: self,
+                path,
+            }))
+        } else {
+            Inner::Whole(Box::new(WholeBody { body, bytes: Vec::new(), done: false, transcoder, layer: self, path }))
+        };
+        Ok(Response::from_parts(parts, ResponseBody(inner)))
     }
 }
 
@@ -179,6 +190,49 @@ pub struct ResponseBody(Inner);
 enum Inner {
     Plain(Body),
     Watch(Box<WatchStream>),
+    Whole(Box<WholeBody>),
+}
+
+/// One protobuf object (a list, or an object) read whole, then written as
+/// one JSON document. Read in the body, not before the response is handed
+/// up, so a large list does not count against a wait for response headers.
+struct WholeBody {
+    body: Body,
+    bytes: Vec<u8>,
+    done: bool,
+    transcoder: Transcoder,
+    layer: ProtobufWatches,
+    path: String,
+}
+
+impl WholeBody {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.bytes.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                None => {
+                    self.done = true;
+                    let bytes = std::mem::take(&mut self.bytes);
+                    let mut json = Vec::with_capacity(bytes.len() + bytes.len() / 2);
+                    return Poll::Ready(Some(match self.transcoder.object(&bytes, &mut json) {
+                        Ok(()) => Ok(Frame::data(json.into())),
+                        Err(e) => {
+                            self.layer.fall_back(&self.path, &e);
+                            Err(e.into())
+                        }
+                    }));
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ResponseBody {
@@ -186,6 +240,7 @@ impl std::fmt::Debug for ResponseBody {
         f.write_str(match self.0 {
             Inner::Plain(_) => "ResponseBody::Plain",
             Inner::Watch(_) => "ResponseBody::Watch",
+            Inner::Whole(_) => "ResponseBody::Whole",
         })
     }
 }
@@ -254,6 +309,7 @@ impl HttpBody for ResponseBody {
         match &mut self.get_mut().0 {
             Inner::Plain(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Inner::Watch(stream) => stream.poll(cx),
+            Inner::Whole(whole) => whole.poll(cx),
         }
     }
 
@@ -261,13 +317,14 @@ impl HttpBody for ResponseBody {
         match &self.0 {
             Inner::Plain(body) => body.is_end_stream(),
             Inner::Watch(stream) => stream.done && stream.start == stream.pending.len(),
+            Inner::Whole(whole) => whole.done,
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.0 {
             Inner::Plain(body) => body.size_hint(),
-            Inner::Watch(_) => SizeHint::default(),
+            Inner::Watch(_) | Inner::Whole(_) => SizeHint::default(),
         }
     }
 }
@@ -385,20 +442,21 @@ mod tests {
         assert_eq!(watches.fallen_back(), ["/api/v1/namespaces/a/configmaps"]);
         let second = client.request_text(watch()).await.unwrap();
         assert!(second.contains(r#""name":"json""#), "{second}");
-        // Other collections still ask for protobuf; lists never do.
-        let _ = client
-            .request_text(http::Request::get("/api/v1/namespaces/b/configmaps?watch=1").body(Vec::new()).unwrap())
-            .await;
-        let _ =
-            client.request_text(http::Request::get("/api/v1/namespaces/b/configmaps").body(Vec::new()).unwrap()).await;
-        let _ = client
-            .request_text(http::Request::get("/apis/example.com/v1/bots?watch=1").body(Vec::new()).unwrap())
-            .await;
-        let accepts = accepts.lock().clone();
-        assert_eq!(accepts.len(), 5);
-        assert!(accepts[0].starts_with(PROTOBUF) && !accepts[1].starts_with(PROTOBUF), "{accepts:?}");
-        assert!(accepts[2].starts_with(PROTOBUF), "{accepts:?}");
-        assert!(!accepts[3].starts_with(PROTOBUF) && !accepts[4].starts_with(PROTOBUF), "{accepts:?}");
+        // Other built-in collections still ask for protobuf (b once: its
+        // watch failed too), lists too; one object, a subresource and custom
+        // resources never do.
+        for uri in [
+            "/api/v1/namespaces/b/configmaps?watch=1",
+            "/api/v1/namespaces/c/configmaps",
+            "/apis/apps/v1/deployments?limit=500",
+            "/api/v1/namespaces/b/configmaps/one",
+            "/api/v1/namespaces/b/pods/one/log",
+            "/apis/example.com/v1/bots?watch=1",
+        ] {
+            let _ = client.request_text(http::Request::get(uri).body(Vec::new()).unwrap()).await;
+        }
+        let asked: Vec<bool> = accepts.lock().iter().map(|a| a.starts_with(PROTOBUF)).collect();
+        assert_eq!(asked, [true, false, true, true, true, false, false, false]);
         assert_eq!(watches.events_read(), 0);
     }
 }

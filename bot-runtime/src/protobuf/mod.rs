@@ -1,4 +1,4 @@
-//! Watches of built-in kinds in protobuf, as client-go makes them.
+//! Lists and watches of built-in kinds in protobuf, as client-go makes them.
 //!
 //! client-go's typed clients ask for `application/vnd.kubernetes.protobuf`
 //! for built-in kinds (ConfigMaps, Pods, Deployments, ...), and the
@@ -6,21 +6,23 @@
 //! control plane it streams 10,000 ConfigMaps in about 170 ms as protobuf
 //! and 300 ms as JSON (docs/benchmarks.md). kube-client only speaks JSON.
 //!
-//! [`client`] wraps a [`kube::Client`] so that its watches of built-in
-//! group-versions are requested in protobuf and each event is turned back,
-//! as it arrives, into exactly the JSON line the apiserver would have sent
+//! [`client`] wraps a [`kube::Client`] so that its lists and watches of
+//! built-in collections are requested in protobuf and each watch event (or
+//! each list, whole) is turned back, as it arrives, into exactly the JSON
+//! the apiserver would have sent
 //! (Go's `encoding/json` rules for the same object, from a table generated
 //! from k8s.io/api: `make proto-schema`). Everything above the transport
 //! (kube's watcher, the informer's per-object decoding) is unchanged.
-//! Custom resources, aggregated APIs and other requests go through as they
-//! are. [`SharedIndexInformer`](crate::SharedIndexInformer) does this by
+//! Custom resources, aggregated APIs, single objects, subresources, writes
+//! and requests for another representation (metadata-only, tables) go
+//! through as they are. [`SharedIndexInformer`](crate::SharedIndexInformer) does this by
 //! default; [`InformerConfig::prefer_json`](crate::InformerConfig::prefer_json)
 //! turns it off.
 //!
-//! An event this table cannot turn into JSON (a kind newer than the table,
-//! a malformed frame) ends that watch with an error; the collection is
-//! then watched in JSON for the client's lifetime, so nothing is decoded
-//! wrongly, and a warning says so once.
+//! An event or list this table cannot turn into JSON (a kind newer than
+//! the table, a malformed frame) ends that watch or list with an error;
+//! the collection is then read in JSON for the client's lifetime, so
+//! nothing is decoded wrongly, and a warning says so once.
 
 mod client;
 mod json;
