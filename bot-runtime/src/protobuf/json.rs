@@ -153,18 +153,7 @@ impl Transcoder {
             let field = u16::try_from(field).unwrap_or(u16::MAX);
             sorted &= field >= last;
             last = field;
-            let (word, end) = match value {
-                Value::Varint(v) | Value::Fixed64(v) => (v, 0),
-                Value::Fixed32(v) => (u64::from(v), 0),
-                Value::Len(slice) => {
-                    let start = slice.as_ptr() as usize - bytes.as_ptr() as usize;
-                    (
-                        start as u64,
-                        u32::try_from(start + slice.len()).map_err(|_| Error::Malformed("message over 4 GiB"))?,
-                    )
-                }
-            };
-            self.stack.push(Occurrence { field, wire: value.wire_type(), word, end });
+            self.stack.push(Occurrence { field, ..occurrence_in(value, bytes)? });
         }
         if !sorted {
             self.stack[base..].sort_by_key(|o| o.field);
@@ -226,8 +215,7 @@ impl Transcoder {
             return Ok(());
         }
         key(field.json, out, first);
-        self.value(field.kind, o, bytes, out)
-            .map_err(|e| if let Error::WireType = e { mismatch(message, field) } else { e })
+        self.value(field.kind, o, bytes, out).map_err(in_field(message, field))
     }
 
     fn list(
@@ -267,8 +255,7 @@ impl Transcoder {
             if !std::mem::take(&mut first) {
                 out.push(b',');
             }
-            self.value(kind, o, bytes, out)
-                .map_err(|e| if let Error::WireType = e { mismatch(message, field) } else { e })?;
+            self.value(kind, o, bytes, out).map_err(in_field(message, field))?;
         }
         out.push(b']');
         Ok(())
@@ -303,9 +290,8 @@ impl Transcoder {
             match v {
                 None => self.zero(*value_kind, out)?,
                 Some(value) => {
-                    let (o, at) = occurrence_in(value, entry);
-                    self.value(*value_kind, o, at, out)
-                        .map_err(|e| if let Error::WireType = e { mismatch(message, field) } else { e })?;
+                    self.value(*value_kind, occurrence_in(value, entry)?, entry, out)
+                        .map_err(in_field(message, field))?;
                 }
             }
         }
@@ -394,8 +380,7 @@ impl Transcoder {
                         if !std::mem::take(&mut first) {
                             out.push(b',');
                         }
-                        let (o, at) = occurrence_in(value, b);
-                        self.value(elem, o, at, out)?;
+                        self.value(elem, occurrence_in(value, b)?, b, out)?;
                     }
                     out.push(b']');
                 } else {
@@ -469,17 +454,23 @@ fn len_value(o: Occurrence, bytes: &[u8]) -> Option<&[u8]> {
     (o.wire == WireType::Len).then(|| bytes.get(o.word as usize..o.end as usize)).flatten()
 }
 
-/// An occurrence of `value`, which lies within `bytes`.
-fn occurrence_in<'a>(value: Value<'a>, bytes: &'a [u8]) -> (Occurrence, &'a [u8]) {
+/// An occurrence of `value`, which lies within `bytes` (its field left 0).
+fn occurrence_in(value: Value<'_>, bytes: &[u8]) -> Result<Occurrence, Error> {
     let (word, end) = match value {
         Value::Varint(v) | Value::Fixed64(v) => (v, 0),
         Value::Fixed32(v) => (u64::from(v), 0),
         Value::Len(slice) => {
             let start = slice.as_ptr() as usize - bytes.as_ptr() as usize;
-            (start as u64, (start + slice.len()) as u32)
+            let end = u32::try_from(start + slice.len()).map_err(|_| Error::Malformed("message over 4 GiB"))?;
+            (start as u64, end)
         }
     };
-    (Occurrence { field: 0, wire: value.wire_type(), word, end }, bytes)
+    Ok(Occurrence { field: 0, wire: value.wire_type(), word, end })
+}
+
+/// Names the field of a value with the wrong wire type.
+fn in_field<'a>(message: &'a Message, field: &'a Field) -> impl Fn(Error) -> Error + 'a {
+    move |e| if let Error::WireType = e { mismatch(message, field) } else { e }
 }
 
 /// The last occurrence of field `number` in a small message.
